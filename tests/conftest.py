@@ -1,0 +1,161 @@
+"""Shared fixtures: the official vectors, and a loopback server that checks signatures from what it got."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import ClientResponse, web
+
+from threecommas_async._signing import HMACSigner, RSASigner, signed_message
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _aioresponses_compat() -> None:
+    """aioresponses 0.7.9 builds responses without the ``stream_writer`` argument aiohttp 3.14 requires.
+
+    The fix is three lines; a test-only shim beats pinning users' aiohttp back or adopting a fork.
+    Remove once aioresponses ships the fix.
+    """
+    import inspect
+    from unittest.mock import Mock
+
+    import aioresponses.core
+
+    if "stream_writer" not in inspect.signature(ClientResponse).parameters:
+        return
+
+    class CompatResponse(ClientResponse):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("stream_writer", Mock(output_size=0))
+            super().__init__(*args, **kwargs)
+
+    aioresponses.core.ClientResponse = CompatResponse  # type: ignore[attr-defined]
+
+
+_aioresponses_compat()
+
+
+def load_fixture(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def fixture_bytes(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+@pytest.fixture(scope="session")
+def vectors() -> dict[str, Any]:
+    data: dict[str, Any] = load_fixture("signing_vectors.json")
+    return data
+
+
+@pytest.fixture(scope="session")
+def rsa_private_key() -> str:
+    return (FIXTURES / "rsa_test_private_key.pem").read_text()
+
+
+@dataclass
+class Received:
+    method: str
+    raw_path: str
+    query: str
+    body: bytes
+    headers: dict[str, str]
+    signed: bytes
+    signature_ok: bool
+
+
+@dataclass
+class EchoServer:
+    """A loopback 3Commas stand-in: recomputes each signature from the request as received, records it,
+    and answers with whatever the test queued (default: the seed SmartTrade)."""
+
+    base_url: str
+    received: list[Received] = field(default_factory=list)
+    answers: list[Callable[[web.Request], web.StreamResponse]] = field(default_factory=list)
+
+
+def _verifier(secret: str | None, private_key: str | None) -> Callable[[bytes, str], bool]:
+    if secret is not None:
+        signer = HMACSigner(secret)
+        return lambda message, sig: signer.verify(message, sig)
+    assert private_key is not None
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    public = RSASigner(private_key).public_key_pem()
+    key = serialization.load_pem_public_key(public)
+    assert isinstance(key, rsa.RSAPublicKey)
+
+    def verify(message: bytes, sig: str) -> bool:
+        import base64
+
+        try:
+            key.verify(base64.b64decode(sig), message, padding.PKCS1v15(), hashes.SHA256())
+        except Exception:
+            return False
+        return True
+
+    return verify
+
+
+async def start_echo_server(
+    secret: str | None = None, private_key: str | None = None
+) -> tuple[web.AppRunner, EchoServer]:
+    verify = _verifier(secret, private_key)
+    scheme = "hmac" if secret is not None else "rsa"
+    seed = fixture_bytes("cancel_smart_trade_200.json")
+    state: EchoServer
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        signed = signed_message(
+            scheme, request.rel_url.raw_path, request.rel_url.raw_query_string, body or None
+        )
+        ok = verify(signed, request.headers.get("Signature", ""))
+        state.received.append(
+            Received(
+                request.method,
+                request.rel_url.raw_path,
+                request.rel_url.raw_query_string,
+                body,
+                dict(request.headers),
+                signed,
+                ok,
+            )
+        )
+        if not ok:
+            return web.json_response({"error": "signature_invalid"}, status=401)
+        if state.answers:
+            return state.answers.pop(0)(request)
+        return web.Response(body=seed, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    state = EchoServer(base_url=f"http://127.0.0.1:{port}/public/api")
+    return runner, state
+
+
+@pytest.fixture
+async def echo_server(vectors: dict[str, Any]) -> AsyncIterator[EchoServer]:
+    runner, state = await start_echo_server(secret=vectors["hmac_secret"])
+    yield state
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def rsa_echo_server(rsa_private_key: str) -> AsyncIterator[EchoServer]:
+    runner, state = await start_echo_server(private_key=rsa_private_key)
+    yield state
+    await runner.cleanup()

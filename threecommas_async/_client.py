@@ -1,0 +1,309 @@
+"""The client: session lifecycle and the one request pipeline every call goes through.
+
+prepare (path, query, body bytes) -> sign once over exactly those bytes -> gate (rate limit, cool-down, ban)
+-> send -> map the answer (2xx decoded by msgspec from the body bytes, anything else to an exception).
+A failed attempt, and only a failed one, enters the retry machinery in ``_retry.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Final, Literal, TypeVar
+
+import aiohttp
+import msgspec
+from yarl import URL
+
+from ._encoding import encode_body, encode_query
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    IPBannedError,
+    RateLimitError,
+    ResponseDecodeError,
+    ThreeCommasError,
+    error_from_response,
+)
+from ._events import EventHook
+from ._ratelimit import NORMAL, Gate, RateLimit
+from ._retry import RetryBudget, RetryPolicy, is_retryable, retry_after_failure
+from ._signing import APIKEY_HEADER, SIGNATURE_HEADER, make_signer, signed_message
+from .resources.smart_trades import SmartTrades
+
+__all__ = ["DEFAULT_BASE_URL", "ThreeCommasClient"]
+
+T = TypeVar("T")
+
+DEFAULT_BASE_URL: Final = "https://api.3commas.io/public/api"
+DEFAULT_TIMEOUT: Final = 30.0
+DEFAULT_RATE_LIMIT: Final = RateLimit()
+DEFAULT_RETRY: Final = RetryPolicy()
+
+_ANY_DECODER: Final = msgspec.json.Decoder()
+_ID_SEGMENT: Final = re.compile(r"/\d+(?=/|$)")
+
+
+class ThreeCommasClient:
+    """Async client for the 3Commas API.
+
+    Use it as ``async with ThreeCommasClient(key, secret) as client: ...`` or call :meth:`close`.
+    One aiohttp session (one connection pool) serves every request for the client's life; it is created
+    lazily inside the running loop. A session passed in is used as-is and never closed by the client.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        api_secret: str | None = None,
+        private_key: str | bytes | None = None,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        forced_mode: Literal["real", "paper"] | None = None,
+        rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
+        retry: RetryPolicy | None = DEFAULT_RETRY,
+        timeout: float | aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+        session: aiohttp.ClientSession | None = None,
+        event_hook: EventHook | None = None,
+        connection_limit: int = 100,
+    ) -> None:
+        if not isinstance(api_key, str) or not api_key:
+            raise ValueError("api_key must be a non-empty string")
+        self._signer = make_signer(api_secret, private_key)
+        if forced_mode not in (None, "real", "paper"):
+            raise ValueError(f"forced_mode must be 'real', 'paper' or None, got {forced_mode!r}")
+        base = URL(base_url)
+        if not base.is_absolute() or base.scheme not in ("http", "https"):
+            raise ValueError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
+        if base.query_string or base.fragment:
+            raise ValueError(f"base_url must not carry a query or fragment, got {base_url!r}")
+        self.base_url = str(base).rstrip("/")
+        self._origin = str(base.origin())
+        self._base_path = base.raw_path.rstrip("/")
+        if isinstance(timeout, int | float):
+            if timeout <= 0:
+                raise ValueError(f"timeout must be positive, got {timeout!r}")
+            timeout = aiohttp.ClientTimeout(total=timeout, connect=min(10.0, float(timeout)))
+        self._timeout = timeout
+        self._headers: dict[str, str] = {APIKEY_HEADER: api_key, "Accept": "application/json"}
+        if forced_mode is not None:
+            self._headers["Forced-Mode"] = forced_mode
+        self.forced_mode = forced_mode
+        self._session = session
+        self._owns_session = session is None
+        self._connection_limit = connection_limit
+        self._closed = False
+        self._hook = event_hook
+        self.rate_limit = rate_limit
+        self.retry = retry
+        self._gate = Gate(rate_limit, hook=event_hook)
+        self._budget = RetryBudget(retry.budget) if retry is not None else None
+        self.smart_trades = SmartTrades(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"ThreeCommasClient(base_url={self.base_url!r}, signing={self._signer.scheme!r}, "
+            f"forced_mode={self.forced_mode!r})"
+        )
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    async def __aenter__(self) -> ThreeCommasClient:
+        self._ensure_session()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the session the client created (never one passed in). Safe to call twice."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and self._owns_session:
+            await session.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _ensure_session(self) -> aiohttp.ClientSession:
+        session = self._session
+        if session is None:
+            if self._closed:
+                raise RuntimeError("ThreeCommasClient is closed; create a new one")
+            connector = aiohttp.TCPConnector(limit=self._connection_limit, ttl_dns_cache=300)
+            session = self._session = aiohttp.ClientSession(
+                connector=connector, timeout=self._timeout, raise_for_status=False
+            )
+            # aiohttp silently re-sends an idempotent request once when a kept-alive connection drops.
+            # That second request would bypass the rate limiter, the retry budget and the logs, so the
+            # client's own retry policy must be the only one. (Private attribute: no public switch yet.)
+            if hasattr(session, "_retry_connection"):
+                session._retry_connection = False
+        return session
+
+    # -- public low-level entry point -----------------------------------------------------------------
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any:
+        """Send a signed, rate-limited, retried request; return the decoded JSON (None for an empty body).
+
+        ``path`` is relative to ``base_url``, e.g. ``"/ver1/users/change_mode"``.
+        """
+        if not path.startswith("/"):
+            raise ValueError(f"path must start with '/', got {path!r}")
+        method = method.upper()
+        body = None if json is None else encode_body(json)
+        endpoint = f"{method} {_ID_SEGMENT.sub('/{id}', path)}"
+        return await self._call(
+            method, path, encode_query(params), body, endpoint, NORMAL, _ANY_DECODER, allow_empty=True
+        )
+
+    # -- the pipeline ---------------------------------------------------------------------------------
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        body: bytes | None,
+        endpoint: str,
+        priority: int,
+        decoder: msgspec.json.Decoder[T],
+        *,
+        allow_empty: bool = False,
+    ) -> T:
+        raw_path = self._base_path + path
+        headers = self._headers.copy()
+        headers[SIGNATURE_HEADER] = self._signer.sign(
+            signed_message(self._signer.scheme, raw_path, query, body)
+        )
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        url = URL(f"{self._origin}{raw_path}?{query}" if query else f"{self._origin}{raw_path}", encoded=True)
+        started = time.monotonic()
+        try:
+            return await self._attempt(
+                method, path, url, headers, body, endpoint, priority, decoder, allow_empty
+            )
+        except ThreeCommasError as exc:
+            policy = self.retry
+            if policy is None or policy.max_attempts < 2 or not is_retryable(exc, method, policy):
+                raise
+            assert self._budget is not None
+            return await retry_after_failure(
+                exc,
+                lambda: self._attempt(
+                    method, path, url, headers, body, endpoint, priority, decoder, allow_empty
+                ),
+                policy=policy,
+                budget=self._budget,
+                method=method,
+                path=path,
+                started=started,
+                hook=self._hook,
+            )
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        url: URL,
+        headers: dict[str, str],
+        body: bytes | None,
+        endpoint: str,
+        priority: int,
+        decoder: msgspec.json.Decoder[T],
+        allow_empty: bool,
+    ) -> T:
+        session = self._ensure_session()
+        holds_slot = await self._gate.acquire(endpoint, priority, method, path)
+        url_text = str(url)
+        try:
+            async with session.request(
+                method,
+                url,
+                data=body,
+                headers=headers,
+                timeout=self._timeout,
+            ) as resp:
+                content = await resp.read()
+                status = resp.status
+                if not 200 <= status < 300:
+                    raise self._error(method, path, url_text, status, content, resp.headers, endpoint)
+        except (APIError, asyncio.CancelledError):
+            raise
+        except aiohttp.ConnectionTimeoutError:
+            raise APITimeoutError(
+                f"{method} {path}: timed out connecting to {self._origin}",
+                method=method,
+                url=url_text,
+                maybe_sent=False,
+            ) from None
+        except TimeoutError:
+            raise APITimeoutError(
+                f"{method} {path}: timed out waiting for the answer", method=method, url=url_text
+            ) from None
+        except aiohttp.ClientConnectorError as exc:
+            raise APIConnectionError(
+                f"{method} {path}: cannot connect to {self._origin}: {exc.os_error}",
+                method=method,
+                url=url_text,
+                maybe_sent=False,
+            ) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise APIConnectionError(
+                f"{method} {path}: connection broke before the answer was complete ({type(exc).__name__})",
+                method=method,
+                url=url_text,
+            ) from None
+        finally:
+            if holds_slot:
+                self._gate.release(endpoint)
+        if self._budget is not None:
+            self._budget.earn()
+        if not content and allow_empty:
+            return None  # type: ignore[return-value]
+        try:
+            return decoder.decode(content)
+        except msgspec.DecodeError as exc:
+            # ValidationError is a DecodeError; its message names the JSON path ("at `$.position...`").
+            what = "an empty body" if not content else f"a body that does not match {_type_name(decoder)}"
+            raise ResponseDecodeError(
+                f"{method} {path} -> {status}: {what}: {exc}",
+                status=status,
+                method=method,
+                url=url_text,
+                body=content.decode("utf-8", "replace"),
+            ) from None
+
+    def _error(
+        self,
+        method: str,
+        path: str,
+        url: str,
+        status: int,
+        content: bytes,
+        headers: Mapping[str, str],
+        endpoint: str,
+    ) -> APIError:
+        error = error_from_response(method, url, path, status, content, headers)
+        if isinstance(error, RateLimitError):
+            error.retry_after = self._gate.on_rate_limited(endpoint, error.retry_after, method, path)
+        elif isinstance(error, IPBannedError):
+            self._gate.on_banned(error, method, path)
+        return error
+
+
+def _type_name(decoder: msgspec.json.Decoder[Any]) -> str:
+    kind = decoder.type
+    return getattr(kind, "__name__", None) or str(kind)

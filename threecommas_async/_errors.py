@@ -1,0 +1,248 @@
+"""The exception hierarchy and the one place that turns an HTTP answer into an exception.
+
+No exception carries request headers, so neither the ``Apikey``'s secret counterpart nor the
+``Signature`` can leak through ``str()``, ``repr()`` or a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "IPBannedError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseDecodeError",
+    "ServerError",
+    "ThreeCommasError",
+    "UnprocessableEntityError",
+    "error_from_response",
+    "parse_retry_after",
+]
+
+BODY_LIMIT = 2000
+"""How much of a body an exception keeps: enough to read an HTML error page's title, not a novel."""
+
+
+def _truncate(text: str) -> str:
+    return text if len(text) <= BODY_LIMIT else text[:BODY_LIMIT] + "…[truncated]"
+
+
+class ThreeCommasError(Exception):
+    """Base of every exception this SDK raises on purpose.
+
+    ``previous`` is the failure of the attempt before this one when the client retried, so a caller can
+    see the whole story (e.g. a refused DELETE after a first attempt whose answer was lost).
+    """
+
+    previous: ThreeCommasError | None = None
+
+    def attempts(self) -> list[ThreeCommasError]:
+        """This failure and every earlier one of the same call, oldest first."""
+        chain: list[ThreeCommasError] = []
+        err: ThreeCommasError | None = self
+        while err is not None:
+            chain.append(err)
+            err = err.previous
+        return chain[::-1]
+
+
+class APIError(ThreeCommasError):
+    """The server answered with an error status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        method: str,
+        url: str,
+        error: str | None = None,
+        error_description: str | None = None,
+        error_attributes: Mapping[str, Any] | None = None,
+        body: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.method = method
+        self.url = url
+        self.error = error
+        self.error_description = error_description
+        self.error_attributes: Mapping[str, Any] = error_attributes or {}
+        self.body = _truncate(body)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+
+class AuthenticationError(APIError):
+    """401: bad or expired key, bad signature, or IP not whitelisted."""
+
+
+class PermissionDeniedError(APIError):
+    """403, and the 429 whose body says the subscription plan forbids the request."""
+
+
+class NotFoundError(APIError):
+    """404."""
+
+
+class UnprocessableEntityError(APIError):
+    """422 and 400: the request was understood and refused."""
+
+
+class RateLimitError(APIError):
+    """429 that did not clear within the retry policy or the maximum wait.
+
+    ``sent`` is False when the client refused to send at all because a cool-down was still running.
+    """
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, sent: bool = True, **kw: Any
+    ) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+        self.sent = sent
+
+
+class IPBannedError(APIError):
+    """418: 3Commas banned this IP. Never retried; the client refuses to send until it should be over."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """5xx (or another unexpected status) still failing after retries."""
+
+
+class APIConnectionError(ThreeCommasError):
+    """The server could not be reached, or the connection broke before an answer arrived.
+
+    ``maybe_sent`` is False only when the request provably never left: then even a non-idempotent
+    request can be sent again without risk of doing its work twice.
+    """
+
+    def __init__(self, message: str, *, method: str, url: str, maybe_sent: bool = True) -> None:
+        super().__init__(message)
+        self.method = method
+        self.url = url
+        self.maybe_sent = maybe_sent
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out."""
+
+
+class ResponseDecodeError(ThreeCommasError):
+    """A 2xx answer whose body is not the JSON expected; the message names the field path."""
+
+    def __init__(self, message: str, *, status: int, method: str, url: str, body: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.method = method
+        self.url = url
+        self.body = _truncate(body)
+
+
+class _ErrorBody(msgspec.Struct):
+    error: Any = None
+    error_description: Any = None
+    error_attributes: Any = None
+
+
+_error_body_decoder = msgspec.json.Decoder(_ErrorBody)
+_TITLE = re.compile(rb"<title>\s*(.*?)\s*</title>", re.IGNORECASE | re.DOTALL)
+_PLAN = re.compile(r"\b(plan|subscription)\b", re.IGNORECASE)
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    400: UnprocessableEntityError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    418: IPBannedError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date); None when absent or garbage."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        import time
+        from email.utils import parsedate_to_datetime
+
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError):
+            return None
+    return max(0.0, seconds) if seconds == seconds else None  # NaN guard
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def error_from_response(
+    method: str,
+    url: str,
+    path: str,
+    status: int,
+    body: bytes,
+    headers: Mapping[str, str],
+) -> APIError:
+    """Map one error answer to its exception. The only place that knows the status table."""
+    error = description = None
+    attributes: Mapping[str, Any] | None = None
+    try:
+        parsed = _error_body_decoder.decode(body) if body else None
+    except msgspec.DecodeError:
+        parsed = None
+    if parsed is not None:
+        error = _text(parsed.error)
+        description = _text(parsed.error_description)
+        if isinstance(parsed.error_attributes, Mapping):
+            attributes = parsed.error_attributes
+    text = body.decode("utf-8", "replace")
+    if parsed is None:
+        # An edge proxy's HTML page: its title is the most useful single line it has.
+        match = _TITLE.search(body[:4096])
+        description = match.group(1).decode("utf-8", "replace")[:200] if match else None
+    cls = _BY_STATUS.get(status)
+    if cls is None:
+        cls = ServerError if status >= 500 or status < 400 else UnprocessableEntityError
+    if status == 429 and _PLAN.search(f"{error or ''} {description or ''}"):
+        cls = PermissionDeniedError
+    detail = ": ".join(p for p in (error, description) if p) or (
+        "empty body" if not body else "non-JSON body"
+    )
+    message = f"{method} {path} -> {status} {detail}"
+    kw: dict[str, Any] = {
+        "status": status,
+        "method": method,
+        "url": url,
+        "error": error,
+        "error_description": description,
+        "error_attributes": attributes,
+        "body": text,
+    }
+    if cls is RateLimitError or cls is IPBannedError:
+        kw["retry_after"] = parse_retry_after(headers.get("Retry-After"))
+    return cls(message, **kw)

@@ -1,0 +1,25 @@
+"""What the client tells a user's hook about retries, cool-downs and bans (for counting and metrics)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["ClientEvent", "EventHook"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientEvent:
+    """One retry, 429 cool-down or 418 ban. Carries no header, key or signature."""
+
+    kind: Literal["retry", "cooldown", "ban"]
+    method: str
+    path: str
+    attempt: int
+    wait: float
+    status: int | None = None
+    error: str | None = None
+
+
+EventHook = Callable[[ClientEvent], None]

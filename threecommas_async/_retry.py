@@ -1,0 +1,207 @@
+"""Retries: which failures may be repeated, how long to back off, and when to give up.
+
+The client makes the first attempt without any of this; only a failed attempt enters
+:func:`retry_after_failure`, which replays the failure as tenacity's attempt 1 so that tenacity's
+counting, stop and wait logic apply unchanged from there on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Final, TypeVar
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_random_exponential
+
+from ._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    IPBannedError,
+    RateLimitError,
+    ServerError,
+    ThreeCommasError,
+)
+from ._events import ClientEvent, EventHook
+
+__all__ = ["IDEMPOTENT_METHODS", "RetryBudget", "RetryPolicy", "is_retryable", "retry_after_failure"]
+
+log = logging.getLogger("threecommas_async")
+T = TypeVar("T")
+
+IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PATCH", "PUT"})
+"""PATCH here sets fields to given values, so repeating it cannot do the work twice."""
+
+
+class RetryPolicy:
+    """When and how the client repeats a failed request.
+
+    :param max_attempts: attempts in all, the first included; ``1`` means no retry.
+    :param backoff_base: the first retry waits up to this many seconds; each further one doubles it
+        (full jitter: a uniform random wait between 0 and the cap, so many clients do not retry in step).
+    :param backoff_max: no single wait is longer than this.
+    :param deadline: no retry starts after this many seconds since the first attempt began.
+    :param budget: retry tokens shared by every request of one client. A retry spends ``retry_cost``
+        (``timeout_cost`` after a timeout), a success earns one back; an empty budget means failures are
+        raised at once, so a storm of errors cannot multiply traffic (botocore's "standard" mode).
+    :param retry_statuses: 5xx statuses worth repeating for idempotent methods.
+    :param retry_rate_limited: repeat after a 429 once its cool-down is over. A 429 proves the server did
+        nothing, so this applies to POST too.
+    """
+
+    __slots__ = (
+        "backoff_base",
+        "backoff_max",
+        "budget",
+        "deadline",
+        "max_attempts",
+        "retry_cost",
+        "retry_rate_limited",
+        "retry_statuses",
+        "timeout_cost",
+    )
+
+    def __init__(
+        self,
+        max_attempts: int = 3,
+        *,
+        backoff_base: float = 0.25,
+        backoff_max: float = 8.0,
+        deadline: float = 60.0,
+        budget: int = 500,
+        retry_cost: int = 5,
+        timeout_cost: int = 10,
+        retry_statuses: frozenset[int] = frozenset({500, 502, 503, 504}),
+        retry_rate_limited: bool = True,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {max_attempts!r}")
+        if backoff_base < 0 or backoff_max < 0 or deadline < 0:
+            raise ValueError("backoff_base, backoff_max and deadline must not be negative")
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.deadline = deadline
+        self.budget = budget
+        self.retry_cost = retry_cost
+        self.timeout_cost = timeout_cost
+        self.retry_statuses = retry_statuses
+        self.retry_rate_limited = retry_rate_limited
+
+    def __repr__(self) -> str:
+        return (
+            f"RetryPolicy(max_attempts={self.max_attempts}, backoff_base={self.backoff_base}, "
+            f"backoff_max={self.backoff_max}, deadline={self.deadline}, budget={self.budget})"
+        )
+
+
+class RetryBudget:
+    """Tokens shared by every request of a client; see :class:`RetryPolicy`."""
+
+    __slots__ = ("capacity", "tokens")
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.tokens = capacity
+
+    def spend(self, cost: int) -> bool:
+        if self.tokens < cost:
+            return False
+        self.tokens -= cost
+        return True
+
+    def earn(self) -> None:
+        if self.tokens < self.capacity:
+            self.tokens += 1
+
+
+def is_retryable(exc: BaseException, method: str, policy: RetryPolicy) -> bool:
+    """The one rule for what may be repeated without risk of doing the work twice."""
+    if isinstance(exc, IPBannedError):
+        return False
+    if isinstance(exc, RateLimitError):
+        # A refusal by our own gate (nothing was sent) means the cool-down is longer than max_wait.
+        return policy.retry_rate_limited and exc.sent
+    if isinstance(exc, ServerError):
+        return method in IDEMPOTENT_METHODS and exc.status in policy.retry_statuses
+    if isinstance(exc, APIConnectionError):
+        return method in IDEMPOTENT_METHODS or not exc.maybe_sent
+    return False
+
+
+async def retry_after_failure(
+    first: Exception,
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    policy: RetryPolicy,
+    budget: RetryBudget,
+    method: str,
+    path: str,
+    started: float,
+    hook: EventHook | None,
+) -> T:
+    """Repeat ``attempt`` after ``first`` failed, as the policy allows; raise the last failure otherwise."""
+    deadline = started + policy.deadline
+
+    def stop(state: RetryCallState) -> bool:
+        if state.attempt_number >= policy.max_attempts:
+            return True
+        upcoming = state.upcoming_sleep
+        if time.monotonic() + upcoming > deadline:
+            return True
+        exc = state.outcome.exception() if state.outcome else None
+        return not budget.spend(
+            policy.timeout_cost if isinstance(exc, APITimeoutError) else policy.retry_cost
+        )
+
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        status = getattr(exc, "status", None)
+        wait = state.upcoming_sleep
+        log.warning(
+            "retrying %s %s: attempt %d failed (%s, status %s), next in %.2fs",
+            method,
+            path,
+            state.attempt_number,
+            type(exc).__name__,
+            status,
+            wait,
+        )
+        if hook is not None:
+            hook(
+                ClientEvent(
+                    "retry",
+                    method,
+                    path,
+                    attempt=state.attempt_number,
+                    wait=wait,
+                    status=status,
+                    error=type(exc).__name__,
+                )
+            )
+
+    last: Exception = first
+
+    async def tracked() -> T:
+        nonlocal last
+        try:
+            return await attempt()
+        except ThreeCommasError as exc:
+            if isinstance(last, ThreeCommasError) and exc is not last:
+                exc.previous = last
+            last = exc
+            raise
+
+    retrying = AsyncRetrying(
+        stop=stop,
+        wait=wait_random_exponential(multiplier=policy.backoff_base, max=policy.backoff_max),
+        retry=retry_if_exception(lambda e: is_retryable(e, method, policy)),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    async for attempt_state in retrying:
+        with attempt_state:
+            if attempt_state.retry_state.attempt_number == 1:
+                raise first
+            return await tracked()
+    raise AssertionError("unreachable: tenacity either returns or re-raises")  # pragma: no cover

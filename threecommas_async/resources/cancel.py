@@ -1,0 +1,145 @@
+"""Bulk cancellation: many DELETEs at once, exactly one result per distinct id, nothing lost.
+
+A fixed pool of ``concurrency`` workers pulls ids from one iterator, so 10,000 ids cost 10,000 small
+results, not 10,000 tasks. Any answer that leaves the outcome uncertain (a 4xx that may mean "already
+final", a timeout or broken connection after the request may have arrived, a 5xx, a garbled 2xx) is
+settled with a GET before it is reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass, replace
+from time import monotonic
+from typing import TYPE_CHECKING, Final
+
+from .._errors import (
+    APIConnectionError,
+    PermissionDeniedError,
+    ResponseDecodeError,
+    ServerError,
+    ThreeCommasError,
+    UnprocessableEntityError,
+)
+from ..models import SmartTrade
+
+if TYPE_CHECKING:
+    from .smart_trades import SmartTrades
+
+__all__ = ["DEFAULT_CONCURRENCY", "FINAL_STATUSES", "CancelResult", "cancel_many"]
+
+DEFAULT_CONCURRENCY: Final = 32
+
+FINAL_STATUSES: Final = frozenset({"cancellation_pending", "cancelled", "finished", "failed"})
+"""Statuses after which a cancel has nothing left to do (``cancellation_pending``: a cancel is under way)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CancelResult:
+    """The outcome for one id of :meth:`SmartTrades.cancel_many`.
+
+    ``ok`` is True when the SmartTrade is cancelled or on its way there, or was already final.
+    ``already_final`` tells the second case apart: this call did not cancel it, it was cancelled,
+    finished or failed before (seen with a GET). ``error`` is set exactly when ``ok`` is False.
+    ``elapsed`` is the wall time spent on this id in seconds, retries and the checking GET included.
+    """
+
+    id: int
+    trade: SmartTrade | None = None
+    error: ThreeCommasError | None = None
+    already_final: bool = False
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _status_of(trade: SmartTrade) -> str | None:
+    status = trade.status
+    if status is None:
+        return None
+    return status.basic_type or status.type
+
+
+def _may_have_acted(error: ThreeCommasError) -> bool:
+    """Could the server have done the work although this attempt failed?"""
+    if isinstance(error, APIConnectionError):
+        return error.maybe_sent
+    return isinstance(error, ServerError | ResponseDecodeError)
+
+
+async def _settle(resource: SmartTrades, id: int, error: ThreeCommasError) -> CancelResult:
+    """Look at the trade to decide what an uncertain failure meant."""
+    try:
+        trade = await resource.get(id)
+    except ThreeCommasError:
+        return CancelResult(id, None, error)
+    if _status_of(trade) in FINAL_STATUSES:
+        # A refusal (403/422) proves the trade was final before this call only if no earlier attempt of
+        # ours may have cancelled it; otherwise our request did the work and its answer was lost.
+        refused = isinstance(error, PermissionDeniedError | UnprocessableEntityError)
+        earlier = any(_may_have_acted(e) for e in error.attempts()[:-1])
+        return CancelResult(id, trade, None, already_final=refused and not earlier)
+    return CancelResult(id, trade, error)
+
+
+async def _cancel_one(resource: SmartTrades, id: int) -> CancelResult:
+    try:
+        return CancelResult(id, await resource.cancel(id))
+    except (PermissionDeniedError, UnprocessableEntityError) as exc:
+        return await _settle(resource, id, exc)
+    except ThreeCommasError as exc:
+        if _may_have_acted(exc):
+            return await _settle(resource, id, exc)
+        return CancelResult(id, None, exc)
+
+
+def _distinct_ids(ids: Iterable[int]) -> list[int]:
+    unique = list(dict.fromkeys(ids))
+    bad = [i for i in unique if not isinstance(i, int) or isinstance(i, bool) or i <= 0]
+    if bad:
+        shown = ", ".join(repr(b) for b in bad[:5]) + (", …" if len(bad) > 5 else "")
+        raise ValueError(f"cancel_many: ids must be positive integers; got {shown}")
+    return unique
+
+
+def cancel_many(
+    resource: SmartTrades, ids: Iterable[int], *, concurrency: int = DEFAULT_CONCURRENCY
+) -> AsyncIterator[CancelResult]:
+    """Check the arguments now (not at the first ``async for`` step), then stream the results."""
+    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
+        raise ValueError(f"concurrency must be a positive integer, got {concurrency!r}")
+    return _stream(resource, _distinct_ids(ids), concurrency)
+
+
+async def _stream(resource: SmartTrades, unique: list[int], concurrency: int) -> AsyncIterator[CancelResult]:
+    """Yield one :class:`CancelResult` per distinct id, in completion order."""
+    if not unique:
+        return
+    pending: Iterator[int] = iter(unique)
+    results: asyncio.Queue[CancelResult | BaseException] = asyncio.Queue()
+
+    async def worker() -> None:
+        try:
+            for id in pending:
+                started = monotonic()
+                result = await _cancel_one(resource, id)
+                results.put_nowait(replace(result, elapsed=monotonic() - started))
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # a bug, not an API failure: surface it instead of hanging
+            results.put_nowait(exc)
+
+    workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(unique)))]
+    try:
+        for _ in range(len(unique)):
+            item = await results.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
