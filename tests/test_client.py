@@ -50,6 +50,7 @@ def test_exactly_one_key_kind(rsa_private_key: str) -> None:
         ({"base_url": "ftp://x/public/api"}, "base_url"),
         ({"forced_mode": "demo"}, "forced_mode"),
         ({"timeout": 0}, "timeout"),
+        ({"base_url": "https://user:pw@api.3commas.io/public/api"}, "credentials"),
     ],
 )
 def test_bad_configuration_is_named(kwargs: dict[str, Any], match: str) -> None:

@@ -95,9 +95,10 @@ async def test_500_requests_never_exceed_the_limit_in_any_window(server: Scripte
     times = [h.at for h in server.hits]
     assert len(times) == 500
     assert max_in_any_window(times, 0.2) <= 50
-    # The allowance is used: the first burst goes out at once, and 10 windows carry all 500.
-    assert times[49] - started < 0.15
-    assert times[-1] - started < 10 * 0.2 * 1.1 + 0.5
+    # The allowance is used: the first burst goes out at once (a paced limiter would spread it over the
+    # whole window), and the rest is not starved (generous bound: this is behaviour, not speed).
+    assert times[49] - times[0] < 0.2
+    assert times[-1] - started < 10 * 0.2 * 3
 
 
 async def test_endpoint_limit_applies_on_top_of_the_global_one(server: Scripted) -> None:
@@ -345,3 +346,42 @@ async def test_timeout_is_typed_and_retried_for_get(server: Scripted) -> None:
             await client.smart_trades.get(1)
     assert "timed out" in str(info.value)
     assert server.count() == 3
+
+
+async def test_a_failing_event_hook_does_not_break_requests(
+    server: Scripted, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls = 0
+
+    async def flaky(request: web.Request) -> web.StreamResponse:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return web.json_response({"error": "unknown_error"}, status=503)
+        return await ok(request)
+
+    def broken_hook(event: ClientEvent) -> None:
+        raise RuntimeError("bug in the user's metrics code")
+
+    server.handler = flaky
+    async with client_for(server, retry=FAST_RETRY, event_hook=broken_hook) as client:
+        trade = await client.smart_trades.get(1)
+    assert trade.id == 30404547
+    assert "event_hook raised on retry event" in caplog.text
+
+
+async def test_waiters_fail_fast_when_a_ban_arrives(server: Scripted) -> None:
+    async def banned(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(0.05)
+        return web.Response(status=418, headers={"Retry-After": "60"})
+
+    server.handler = banned
+    limit = RateLimit(max_rate=1, time_period=5.0, endpoints={})
+    async with client_for(server, rate_limit=limit, retry=None) as client:
+        started = time.monotonic()
+        results = await asyncio.gather(
+            *(client.smart_trades.get(i + 1) for i in range(5)), return_exceptions=True
+        )
+    assert all(isinstance(r, IPBannedError) for r in results)
+    assert time.monotonic() - started < 1.0  # the four waiters did not sit out the 5 s window
+    assert server.count() == 1

@@ -81,6 +81,8 @@ class ThreeCommasClient:
             raise ValueError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
         if base.query_string or base.fragment:
             raise ValueError(f"base_url must not carry a query or fragment, got {base_url!r}")
+        if base.user is not None or base.password is not None:
+            raise ValueError("base_url must not carry credentials (user:password@)")
         self.base_url = str(base).rstrip("/")
         self._origin = str(base.origin())
         self._base_path = base.raw_path.rstrip("/")

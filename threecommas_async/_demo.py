@@ -16,8 +16,8 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from decimal import Decimal
 from dataclasses import dataclass, field
+from decimal import Decimal
 from multiprocessing.connection import Connection
 from typing import Any, TextIO
 
@@ -171,7 +171,9 @@ async def _create_all(client: ThreeCommasClient, n: int, concurrency: int) -> li
 
     async def worker() -> None:
         for _ in remaining:
-            ids.append((await client.smart_trades.create(params)).id)
+            trade = await client.smart_trades.create(params)
+            if trade.id is not None:
+                ids.append(trade.id)
 
     await asyncio.gather(*(worker() for _ in range(min(concurrency, n))))
     return ids

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["ClientEvent", "EventHook"]
+__all__ = ["ClientEvent", "EventHook", "emit"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,3 +24,13 @@ class ClientEvent:
 
 
 EventHook = Callable[[ClientEvent], None]
+
+
+def emit(hook: EventHook | None, event: ClientEvent) -> None:
+    """Call the user's hook; a bug in it must not break the request that reported the event."""
+    if hook is None:
+        return
+    try:
+        hook(event)
+    except Exception:
+        logging.getLogger("threecommas_async").exception("event_hook raised on %s event", event.kind)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from ._errors import IPBannedError, RateLimitError
-from ._events import ClientEvent, EventHook
+from ._events import ClientEvent, EventHook, emit
 
 __all__ = ["EndpointLimit", "Gate", "RateLimit"]
 
@@ -276,11 +276,17 @@ class Gate:
                 with contextlib.suppress(ValueError):
                     queue.remove(waiter)
             raise
-        if self._banned_until:
-            if waiter.granted:
+        if not waiter.granted:
+            # Woken by a ban rather than granted a slot: fail fast, or queue again if it is already over.
+            self._check_ban(self._clock(), method, url)
+            await self._wait(endpoint, chain, priority, self._clock(), method, url)
+        elif self._banned_until:
+            try:
+                self._check_ban(self._clock(), method, url)
+            except IPBannedError:
                 for window in chain:
                     window.give_back()
-            self._check_ban(self._clock(), method, url)
+                raise
 
     def _dispatch(self) -> None:
         """Grant every waiter that fits now, in priority order; arm one timer for the rest."""
@@ -321,8 +327,7 @@ class Gate:
         for window in (self._global, extra) if extra is not None else (self._global,):
             window.blocked_until = max(window.blocked_until, now + wait)
         log.warning("rate limited (429): %s %s, every request of the bucket pauses %.1fs", method, path, wait)
-        if self._hook is not None:
-            self._hook(ClientEvent("cooldown", method, path, attempt=0, wait=wait, status=429))
+        emit(self._hook, ClientEvent("cooldown", method, path, attempt=0, wait=wait, status=429))
         if wait > self._config.max_wait:
             # Waiting requests would sleep past max_wait: refuse them now rather than let them hang.
             blocked = {window.name for window in (self._global, extra) if window is not None}
@@ -355,8 +360,7 @@ class Gate:
         self._banned_until = max(self._banned_until, self._clock() + duration)
         self._ban_error = error
         log.error("IP banned (418): %s %s, refusing every request for %.0fs", method, path, duration)
-        if self._hook is not None:
-            self._hook(ClientEvent("ban", method, path, attempt=0, wait=duration, status=418))
+        emit(self._hook, ClientEvent("ban", method, path, attempt=0, wait=duration, status=418))
         # Waiters would only be refused after their wait: wake them now so they fail fast.
         for queue in self._queues.values():
             while queue:

@@ -22,7 +22,7 @@ from ._errors import (
     ServerError,
     ThreeCommasError,
 )
-from ._events import ClientEvent, EventHook
+from ._events import ClientEvent, EventHook, emit
 
 __all__ = ["IDEMPOTENT_METHODS", "RetryBudget", "RetryPolicy", "is_retryable", "retry_after_failure"]
 
@@ -167,18 +167,18 @@ async def retry_after_failure(
             status,
             wait,
         )
-        if hook is not None:
-            hook(
-                ClientEvent(
-                    "retry",
-                    method,
-                    path,
-                    attempt=state.attempt_number,
-                    wait=wait,
-                    status=status,
-                    error=type(exc).__name__,
-                )
-            )
+        emit(
+            hook,
+            ClientEvent(
+                "retry",
+                method,
+                path,
+                attempt=state.attempt_number,
+                wait=wait,
+                status=status,
+                error=type(exc).__name__,
+            ),
+        )
 
     last: Exception = first
 

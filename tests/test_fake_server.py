@@ -1,0 +1,203 @@
+"""FakeThreeCommas: lifecycle, traffic record, the standalone command and the pytest fixture."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from threecommas_async._signing import SigningMiddleware
+from threecommas_async.testing import FakeThreeCommas, RateLimits, RecordedRequest
+
+pytest_plugins = ["pytester"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+async def test_context_manager_listens_on_a_free_loopback_port() -> None:
+    async with FakeThreeCommas() as a, FakeThreeCommas() as b:
+        assert a.base_url == f"http://127.0.0.1:{a.port}/public/api"
+        assert a.port != b.port
+        assert a.api_key != b.api_key and a.api_secret != b.api_secret
+        assert a.api_secret not in repr(a)
+        port = a.port
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.close()
+        await writer.wait_closed()
+    with pytest.raises(RuntimeError, match="not started"):
+        _ = a.base_url
+    with pytest.raises(ConnectionRefusedError):
+        await asyncio.open_connection("127.0.0.1", port)
+
+
+async def test_start_stop_are_idempotent_and_restartable() -> None:
+    server = FakeThreeCommas(api_key="fixed-key", api_secret="fixed-secret")
+    await server.start()
+    await server.start()
+    port = server.port
+    tid = server.add_trade()
+    await server.stop()
+    await server.stop()
+    await server.start()
+    try:
+        assert server.api_key == "fixed-key"
+        mw = SigningMiddleware("fixed-key", api_secret="fixed-secret")
+        async with (
+            aiohttp.ClientSession(middlewares=(mw,)) as session,
+            session.get(f"{server.base_url}/v2/smart_trades/{tid}") as resp,
+        ):
+            assert resp.status == 200  # state survives a restart
+        assert isinstance(port, int)
+    finally:
+        await server.stop()
+
+
+@pytest.mark.fake_3commas(rate_limit=None)
+async def test_traffic_record_never_holds_the_secret_or_signature(fake_3commas: FakeThreeCommas) -> None:
+    tid = fake_3commas.add_trade()
+    signatures: list[str] = []
+
+    async def spy(
+        request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
+        signatures.append(request.headers["Signature"])
+        return await handler(request)
+
+    mw = SigningMiddleware(fake_3commas.api_key, api_secret=fake_3commas.api_secret)
+    async with aiohttp.ClientSession(middlewares=(mw, spy)) as session:
+        base = fake_3commas.base_url
+        async with session.get(
+            f"{base}/v2/smart_trades", params={"per_page": "5", "pair": "USDT_BTC"}
+        ) as resp:
+            assert resp.status == 200
+        async with session.post(f"{base}/v2/smart_trades/{tid}/set_note", json={"note": "n"}) as resp:
+            assert resp.status == 201
+        async with session.delete(f"{base}/v2/smart_trades/{tid}") as resp:
+            assert resp.status == 200
+
+    reqs = fake_3commas.requests
+    assert [(r.method, r.route, r.status, r.trade_id) for r in reqs] == [
+        ("GET", "list", 200, None),
+        ("POST", "set_note", 201, tid),
+        ("DELETE", "cancel", 200, tid),
+    ]
+    assert reqs[0].path == "/public/api/v2/smart_trades"
+    assert reqs[0].query == "per_page=5&pair=USDT_BTC"
+    assert all(r.api_key == fake_3commas.api_key for r in reqs)
+    assert reqs[0].time <= reqs[1].time <= reqs[2].time
+    dump = repr(reqs) + repr(fake_3commas.stats) + repr(fake_3commas)
+    assert len(signatures) == 3
+    for secret in [fake_3commas.api_secret, *signatures]:
+        assert secret not in dump
+    assert fake_3commas.stats.by_route == {"list": 1, "set_note": 1, "cancel": 1}
+
+    fake_3commas.clear_requests()
+    assert fake_3commas.requests == []
+    fake_3commas.record_requests = False
+    async with aiohttp.ClientSession(middlewares=(mw,)) as session, session.get(f"{base}/v2/smart_trades"):
+        pass
+    assert fake_3commas.requests == []
+    assert fake_3commas.stats.requests == 4  # counters keep counting
+
+
+async def test_fixture_yields_a_started_server(fake_3commas: FakeThreeCommas) -> None:
+    assert fake_3commas.rate_limit == RateLimits()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(fake_3commas.base_url + "/v2/smart_trades") as resp,
+    ):
+        assert resp.status == 401
+    assert fake_3commas.requests == [
+        RecordedRequest(
+            "GET", "/public/api/v2/smart_trades", "", fake_3commas.requests[0].time, "list", None, None, 401
+        )
+    ]
+
+
+@pytest.mark.fake_3commas(rate_limit=None, cancel_delay=0, conflict_status=422)
+async def test_fixture_takes_options_from_the_marker(fake_3commas: FakeThreeCommas) -> None:
+    assert fake_3commas.rate_limit is None
+    assert fake_3commas.cancel_delay == 0
+
+
+def test_fixture_in_a_users_test_suite(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_bot=textwrap.dedent(
+            """
+            import aiohttp
+            import pytest
+            from threecommas_async._signing import SigningMiddleware
+
+            @pytest.mark.asyncio
+            @pytest.mark.fake_3commas(cancel_delay=0)
+            async def test_cancel(fake_3commas):
+                tid = fake_3commas.add_trade()
+                mw = SigningMiddleware(fake_3commas.api_key, api_secret=fake_3commas.api_secret)
+                async with aiohttp.ClientSession(middlewares=(mw,)) as s:
+                    async with s.delete(f"{fake_3commas.base_url}/v2/smart_trades/{tid}") as r:
+                        assert r.status == 200
+                assert fake_3commas.trade_status(tid) == "cancelled"
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_plugin_without_pytest_asyncio_imports_and_skips(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A pytest_asyncio that cannot be imported, ahead of the real one on sys.path.
+    shadow = tmp_path / "shadow" / "pytest_asyncio"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('pytest-asyncio is not installed')\n")
+    pytester.makepyfile(
+        test_sync="def test_needs_server(fake_3commas):\n    raise AssertionError('not reached')\n"
+    )
+    env_path = os.pathsep.join([str(shadow.parent), os.environ.get("PYTHONPATH", "")])
+    monkeypatch.setenv("PYTHONPATH", env_path)
+    result = pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*needs pytest-asyncio*"])
+
+
+def test_standalone_command_serves_until_terminated() -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "threecommas_async.testing", "--port", str(port), "--seed-trades", "3"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        base_url = proc.stdout.readline().strip()
+        assert base_url == f"http://127.0.0.1:{port}/public/api"
+        key = proc.stdout.readline().strip().removeprefix("api_key: ")
+        secret = proc.stdout.readline().strip().removeprefix("api_secret: ")
+        assert "seeded trade ids" in proc.stdout.readline()
+
+        async def probe() -> list[int]:
+            mw = SigningMiddleware(key, api_secret=secret)
+            async with (
+                aiohttp.ClientSession(middlewares=(mw,)) as session,
+                session.get(f"{base_url}/v2/smart_trades", params={"per_page": "100"}) as resp,
+            ):
+                assert resp.status == 200
+                return [t["id"] for t in await resp.json()]
+
+        assert len(asyncio.run(probe())) == 3
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0
