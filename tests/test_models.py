@@ -1,6 +1,6 @@
 """The typed models: every fixture decodes with every JSON key modelled and every value equal, robustness
-properties (extra keys, nulls, numbers as strings and back, wrong types with a precise path), and the request
-bodies encode to what the official examples show.
+properties (extra keys, nulls at any depth, numbers as strings and back, wrong types with a precise path), and
+the request bodies encode to what the official examples show.
 
 The fixtures under ``fixtures/`` are the example responses and requests of the official API docs.
 """
@@ -10,11 +10,12 @@ from __future__ import annotations
 import gc
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import msgspec
 import msgspec.inspect as mi
@@ -26,22 +27,27 @@ import threecommas_async.models as models
 from threecommas_async.models import (
     AddFundsParams,
     ConditionalParams,
+    CurrentPrice,
     LeverageParams,
     PositionParams,
+    Price,
     PriceParams,
     ReduceFundsInfo,
     ReduceFundsParams,
     SmartTrade,
     SmartTradeCreate,
     SmartTradeUpdate,
+    Status,
     StopLossParams,
     TakeProfitParams,
     TakeProfitStepParams,
     TimeoutParams,
     Trade,
     TrailingParams,
+    Units,
     UnitsParams,
 )
+from threecommas_async.models._base import ResponseStruct
 from threecommas_async.models._decoders import (
     PARAMS_ENCODER,
     REDUCE_FUNDS_INFO_DECODER,
@@ -53,6 +59,7 @@ from threecommas_async.models._decoders import (
 FIXTURES: Final = Path(__file__).parent / "fixtures"
 
 JsonPath = tuple[str | int, ...]
+T = TypeVar("T")
 
 SMART_TRADE_FIXTURES: Final = (
     "cancel_smart_trade_200.json",
@@ -86,6 +93,12 @@ def parse(data: bytes | str) -> Any:
 def fmt(path: JsonPath) -> str:
     """A path the way msgspec writes it in errors: ``$.take_profit.steps[0].price.value``."""
     return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+
+
+def some(value: T | None) -> T:
+    """``value``, asserted present: nested objects may be ``None`` (JSON ``null``), so tests narrow too."""
+    assert value is not None
+    return value
 
 
 # -- the schema-driven comparison of a JSON document with what it decoded to --------------------------------
@@ -215,17 +228,20 @@ def test_seed_fixture_every_field() -> None:
     trade = decode_and_check("cancel_smart_trade_200.json")
     assert isinstance(trade, SmartTrade)
     # the dotted paths the public contract promises
+    # the dotted paths of the public contract; nested objects may be None, so each step is narrowed
     assert trade.id == 30404547
-    assert trade.status.type == "cancellation_pending"
-    assert trade.position.units.value == Decimal("14.91")
-    assert trade.take_profit.steps[0].price.value == Decimal("0.11627")
-    assert trade.take_profit.steps[0].price.percent is None
-    assert trade.data.current_price.bid == Decimal("0.10613")
-    assert trade.profit.usd == Decimal("-0.0030340983")
-    assert trade.data.commission == Decimal("0.001")  # a JSON number here
-    assert trade.data.created_at == datetime(2024, 8, 12, 14, 35, 21, 632000, tzinfo=UTC)
-    assert trade.market_close.id is None  # "market_close": {}
-    assert trade.reduce_funds.steps == []
+    assert some(trade.status).type == "cancellation_pending"
+    assert some(some(trade.position).units).value == Decimal("14.91")
+    first_step = some(some(trade.take_profit).steps)[0]
+    assert some(first_step.price).value == Decimal("0.11627")
+    assert some(first_step.price).percent is None
+    data = some(trade.data)
+    assert some(data.current_price).bid == Decimal("0.10613")
+    assert some(trade.profit).usd == Decimal("-0.0030340983")
+    assert data.commission == Decimal("0.001")  # a JSON number here
+    assert data.created_at == datetime(2024, 8, 12, 14, 35, 21, 632000, tzinfo=UTC)
+    assert some(trade.market_close).id is None  # "market_close": {}
+    assert some(trade.reduce_funds).steps == []
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -309,20 +325,54 @@ def test_decimal_from_json_number_and_string_alike() -> None:
         b'{"data": {"commission": "0.001", "missing_funds_to_close": "0.0"}}'
     )
     for trade in (from_number, from_string):
-        assert type(trade.data.commission) is Decimal
-        assert trade.data.commission == Decimal("0.001")
-        assert trade.data.missing_funds_to_close == 0
+        data = some(trade.data)
+        assert type(data.commission) is Decimal
+        assert data.commission == Decimal("0.001")
+        assert data.missing_funds_to_close == 0
     assert from_number == from_string
 
 
 def test_empty_object_gives_defaults() -> None:
+    """An absent key gives the default: an empty object, ``[]`` or ``None`` (never ``None`` for an object)."""
     trade = SMART_TRADE_DECODER.decode(b"{}")
     assert trade == SmartTrade()
     assert trade.id is None
-    assert trade.status.type is None
-    assert trade.position.units.value is None
-    assert trade.take_profit.steps == []
-    assert trade.data.current_price.bid is None
+    assert trade.status == Status()
+    assert some(trade.position).units == Units()
+    assert some(trade.take_profit).steps == []
+    assert some(trade.data).current_price == CurrentPrice()
+
+
+def test_null_nested_objects_and_lists_decode_to_none() -> None:
+    """``null`` for a whole object or array gives ``None`` (not the default an absent key gives)."""
+    trade = SMART_TRADE_DECODER.decode(
+        b'{"id": 1, "stop_loss": null, "position": {"units": null, "type": "buy"},'
+        b' "take_profit": {"steps": null}, "reduce_funds": {"steps": [{"status": null, "data": null}]},'
+        b' "data": {"current_price": null, "type": "simple_buy"}}'
+    )
+    assert trade.id == 1
+    assert trade.stop_loss is None
+    position = some(trade.position)
+    assert position.units is None
+    assert position.type == "buy"
+    assert position.price == Price()  # absent beside a null sibling: still the default
+    assert some(trade.take_profit).steps is None
+    step = some(some(trade.reduce_funds).steps)[0]
+    assert (step.status, step.data) == (None, None)
+    assert some(trade.data).current_price is None
+    assert some(trade.data).type == "simple_buy"
+    # every top-level object null at once: the cancel answer of a degraded server still decodes
+    every_object = {f.encode_name: None for f in msgspec.structs.fields(SmartTrade)}
+    assert SMART_TRADE_DECODER.decode(json.dumps(every_object)) == SmartTrade(
+        **{f.name: None for f in msgspec.structs.fields(SmartTrade)}
+    )
+
+
+def test_null_item_of_an_array_is_still_an_error() -> None:
+    """Only fields are optional; an array item is not (``steps`` iterates over Structs, never ``None``)."""
+    with pytest.raises(msgspec.ValidationError) as info:
+        SMART_TRADE_DECODER.decode(b'{"take_profit": {"steps": [null]}}')
+    assert str(info.value).endswith("- at `$.take_profit.steps[0]`")
 
 
 def test_unknown_enum_values_and_fields_decode() -> None:
@@ -330,8 +380,8 @@ def test_unknown_enum_values_and_fields_decode() -> None:
         b'{"status": {"type": "teleported", "basic_type": "teleported", "new": {"x": [1]}},'
         b' "data": {"type": "smart_quantum"}, "brand_new": 1}'
     )
-    assert trade.status.type == "teleported"
-    assert trade.data.type == "smart_quantum"
+    assert some(trade.status).type == "teleported"
+    assert some(trade.data).type == "smart_quantum"
 
 
 def test_naive_timestamp_is_rejected_with_its_path() -> None:
@@ -348,12 +398,31 @@ def test_wrong_type_names_the_path() -> None:
     assert str(info.value).endswith("- at `$[1].take_profit.steps[0].price.value`")
 
 
+@pytest.mark.parametrize(
+    ("document", "path"),
+    [
+        (b'{"stop_loss": "cancelled"}', "$.stop_loss"),
+        (b'{"position": {"units": 7}}', "$.position.units"),
+        (b'{"position": {"units": "14.91"}}', "$.position.units"),
+        (b'{"take_profit": {"steps": {}}}', "$.take_profit.steps"),
+        (b'{"take_profit": {"steps": "none"}}', "$.take_profit.steps"),
+        (b'{"data": {"current_price": [0.1]}}', "$.data.current_price"),
+    ],
+)
+def test_wrong_type_for_a_nullable_object_still_fails(document: bytes, path: str) -> None:
+    """Accepting ``null`` widened the type by ``null`` only: a string or number where an object or array
+    belongs is still an error, naming the path."""
+    with pytest.raises(msgspec.ValidationError, match=r"Expected `(object|array) \| null`, got") as info:
+        SMART_TRADE_DECODER.decode(document)
+    assert str(info.value).endswith(f"- at `{path}`")
+
+
 def test_response_structs_are_frozen_and_untracked() -> None:
     trade = SMART_TRADE_DECODER.decode(raw("cancel_smart_trade_200.json"))
     with pytest.raises(AttributeError):
         trade.id = 1  # type: ignore[misc]
     assert not gc.is_tracked(trade)
-    assert not gc.is_tracked(trade.take_profit.steps[0])
+    assert not gc.is_tracked(some(some(trade.take_profit).steps)[0])
     trades = TRADE_LIST_DECODER.decode(raw("trades_200.json"))
     assert not gc.is_tracked(trades[0])
 
@@ -368,6 +437,53 @@ def test_public_names() -> None:
     assert models.SMART_TRADE_DECODER is SMART_TRADE_DECODER
 
 
+def response_structs(
+    ti: mi.Type, seen: dict[type[msgspec.Struct], mi.StructType] | None = None
+) -> dict[type[msgspec.Struct], mi.StructType]:
+    """Every Struct type reachable from ``ti`` (through fields, unions and list items)."""
+    seen = {} if seen is None else seen
+    if isinstance(ti, mi.UnionType):
+        for member in ti.types:
+            response_structs(member, seen)
+    elif isinstance(ti, mi.ListType):
+        response_structs(ti.item_type, seen)
+    elif isinstance(ti, mi.StructType) and ti.cls not in seen:
+        seen[ti.cls] = ti
+        for f in ti.fields:
+            response_structs(f.type, seen)
+    return seen
+
+
+def test_every_response_field_accepts_null_and_defaults_to_empty() -> None:
+    """The contract behind the null property, field by field: every field of every response Struct accepts
+    ``null``; for an absent key a nested object is its empty Struct, an array ``[]``, a scalar ``None``."""
+    structs: dict[type[msgspec.Struct], mi.StructType] = {}
+    for _, target in CASES.values():
+        response_structs(mi.type_info(target), structs)
+    exported = {c for c in vars(models).values() if isinstance(c, type) and issubclass(c, ResponseStruct)}
+    assert set(structs) == exported, "every public response Struct is reachable from a decoder"
+    nested = 0
+    for cls, info in structs.items():
+        assert cls.__struct_config__.frozen, cls.__name__
+        for f in info.fields:
+            where = f"{cls.__name__}.{f.name}"
+            assert _allows_null(f.type), f"{where} does not accept null"
+            default = f.default_factory() if f.default_factory is not msgspec.NODEFAULT else f.default
+            members = _non_null(f.type)
+            if any(isinstance(m, mi.StructType | mi.ListType) for m in members):
+                assert len(members) == 1, f"{where}: an object or array in a union with other types"
+                (member,) = members
+                if isinstance(member, mi.StructType):
+                    assert type(default) is member.cls, f"{where}: absent should give an empty object"
+                    assert default == member.cls(), f"{where}: absent should give an empty object"
+                else:
+                    assert default == [], f"{where}: absent should give []"
+                nested += 1
+            else:
+                assert default is None, f"{where}: absent should give None"
+    assert nested >= 41  # the nested objects and arrays of SmartTrade at the time of writing: none skipped
+
+
 # -- properties: what the server may change must not break decoding ----------------------------------------
 
 
@@ -376,7 +492,8 @@ class Sites:
     """Where a document may be mutated, found by walking it alongside the model's declared types."""
 
     objects: list[tuple[JsonPath, frozenset[str]]] = field(default_factory=list)  # dicts, and their fields
-    nullable: list[JsonPath] = field(default_factory=list)  # non-null scalars whose type accepts null
+    nullable: list[JsonPath] = field(default_factory=list)  # every key's non-null value, of any kind
+    nested: set[JsonPath] = field(default_factory=set)  # the nullable ones that are objects or arrays
     decimals: list[JsonPath] = field(default_factory=list)  # Decimal leaves (JSON string or number)
     values: list[tuple[JsonPath, mi.Type]] = field(default_factory=list)  # every modelled value present
 
@@ -389,6 +506,12 @@ def find_sites(value: Any, ti: mi.Type, path: JsonPath = (), sites: Sites | None
         return sites
     member = _member_for(ti, value)
     assert member is not None, fmt(path)
+    # Every key of every object, at any depth: scalars, whole objects and whole arrays -- whatever the model
+    # declares (the point is to check that declaration). Array items are not keys and stay non-null.
+    if path and isinstance(path[-1], str):
+        sites.nullable.append(path)
+        if isinstance(member, mi.StructType | mi.ListType):
+            sites.nested.add(path)
     if isinstance(member, mi.StructType):
         fields = {f.encode_name: f for f in member.fields}
         sites.objects.append((path, frozenset(fields)))
@@ -397,11 +520,8 @@ def find_sites(value: Any, ti: mi.Type, path: JsonPath = (), sites: Sites | None
     elif isinstance(member, mi.ListType):
         for i, item in enumerate(value):
             find_sites(item, member.item_type, (*path, i), sites)
-    else:
-        if _allows_null(ti):
-            sites.nullable.append(path)
-        if isinstance(member, mi.DecimalType):
-            sites.decimals.append(path)
+    elif isinstance(member, mi.DecimalType):
+        sites.decimals.append(path)
     return sites
 
 
@@ -413,6 +533,23 @@ def get_at(document: Any, path: JsonPath) -> Any:
 
 def set_at(document: Any, path: JsonPath, value: Any) -> None:
     get_at(document, path[:-1])[path[-1]] = value
+
+
+def under(path: JsonPath, roots: Iterable[JsonPath]) -> bool:
+    """Whether ``path`` is one of ``roots`` or lies inside one of them."""
+    return any(path[: len(root)] == root for root in roots)
+
+
+def with_none_at(decoded: Any, path: JsonPath) -> Any:
+    """A copy of the decoded ``decoded`` with the value at the JSON ``path`` replaced by ``None``."""
+    if not path:
+        return None
+    head, rest = path[0], path[1:]
+    if isinstance(decoded, list):
+        assert isinstance(head, int)
+        return [with_none_at(item, rest) if i == head else item for i, item in enumerate(decoded)]
+    (name,) = (f.name for f in msgspec.structs.fields(decoded) if f.encode_name == head)
+    return msgspec.structs.replace(decoded, **{name: with_none_at(getattr(decoded, name), rest)})
 
 
 def swap_number_and_string(value: Any) -> Any:
@@ -440,7 +577,8 @@ class Mutated:
     name: str
     data: bytes
     extras: frozenset[JsonPath]
-    nulled: bool
+    nulled: frozenset[JsonPath]  # the paths set to null (none inside another)
+    nested_nulled: bool  # whether a whole object or array was nulled
 
 
 @st.composite
@@ -453,11 +591,18 @@ def mutated_documents(draw: st.DrawFn) -> Mutated:
             st.lists(st.sampled_from(sites.decimals), unique=True, max_size=len(sites.decimals))
         ):
             set_at(document, path, swap_number_and_string(get_at(document, path)))
-    nulls = (
-        draw(st.lists(st.sampled_from(sites.nullable), unique=True, max_size=10)) if sites.nullable else []
+    # half of the draws target whole objects and arrays: few among all keys, and the likeliest to break
+    nested = sorted(sites.nested, key=fmt)
+    anywhere = st.sampled_from(sites.nullable)
+    chosen = draw(
+        st.lists(anywhere | st.sampled_from(nested) if nested else anywhere, unique=True, max_size=10)
     )
-    for path in nulls:
-        set_at(document, path, None)
+    # outermost first; a path inside an object or array already nulled is gone, so it is skipped
+    nulls: set[JsonPath] = set()
+    for path in sorted(chosen, key=len):
+        if not under(path, nulls):
+            set_at(document, path, None)
+            nulls.add(path)
     extras: set[JsonPath] = set()
     for (path, fields), key, value in draw(
         st.lists(
@@ -465,24 +610,56 @@ def mutated_documents(draw: st.DrawFn) -> Mutated:
             max_size=6,
         )
     ):
+        if under(path, nulls):
+            continue
         target = get_at(document, path)
         if key in fields or key in target:
             continue
         target[key] = value
         extras.add((*path, key))
-    return Mutated(name, NUMBER_ENCODER.encode(document), frozenset(extras), bool(nulls))
+    return Mutated(
+        name,
+        NUMBER_ENCODER.encode(document),
+        frozenset(extras),
+        frozenset(nulls),
+        bool(nulls & sites.nested),
+    )
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def expected_after_nulls(name: str, nulled: Iterable[JsonPath]) -> Any:
+    """The untouched fixture, decoded, with ``None`` at each nulled path and every other value unchanged."""
+    expected = CASES[name][0].decode(raw(name))
+    for path in nulled:
+        expected = with_none_at(expected, path)
+    return expected
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_documents())
 def test_extra_keys_nulls_and_number_forms_never_break_decoding(case: Mutated) -> None:
-    event(f"nulls: {case.nulled}, extra keys: {bool(case.extras)}")
+    nulls = "object or array" if case.nested_nulled else "scalars only" if case.nulled else "none"
+    event(f"nulls: {nulls}, extra keys: {bool(case.extras)}")
     decoder, target = CASES[case.name]
     decoded = decoder.decode(case.data)
     check_decoded(parse(case.data), mi.type_info(target), decoded, extras=case.extras)
-    if not case.nulled:
-        # extra keys are ignored and "1.5" == 1.5: the very same value as the untouched fixture
-        assert decoded == decoder.decode(raw(case.name))
+    # extra keys are ignored and "1.5" == 1.5: apart from the nulled values (now None), the very same value
+    # as the untouched fixture -- a null never disturbs a sibling, a parent's other fields or another item
+    assert decoded == expected_after_nulls(case.name, case.nulled)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_null_at_each_key_alone_decodes(name: str) -> None:
+    """Exhaustive companion of the property: every key of the fixture, one at a time, set to null."""
+    decoder, target = CASES[name]
+    document = parse(raw(name))
+    sites = find_sites(document, mi.type_info(target))
+    if target in (SmartTrade, list[SmartTrade]):  # Trade and ReduceFundsInfo have scalars only
+        assert sites.nested, "the fixture has nested objects to null"
+    for path in sites.nullable:
+        mutated = parse(raw(name))
+        set_at(mutated, path, None)
+        decoded = decoder.decode(NUMBER_ENCODER.encode(mutated))
+        assert decoded == expected_after_nulls(name, [path]), fmt(path)
 
 
 WRONG_VALUES: Final[tuple[Any, ...]] = (True, 7, Decimal("1.5"), "text", [], {}, [1, "a"], {"k": "v"})

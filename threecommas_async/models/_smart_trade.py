@@ -6,9 +6,12 @@ Conventions (see ``_base.ResponseStruct`` for frozen/gc):
   Decimal from a JSON string *or* a JSON number, exactly (no float round trip), because 3Commas sends both;
 - timestamps are timezone-aware datetimes;
 - enumerated values (statuses, order types, sides...) stay ``str`` so a value added by 3Commas still decodes;
-- every field has a default: scalars ``None``, nested objects an empty object, arrays ``[]``. Nested objects
-  are therefore never ``None``: ``trade.stop_loss.conditional.price.value`` is safe to read (it is ``None``
-  when the server left the group out), and the server sends ``{}`` rather than ``null`` for an empty group.
+- every field accepts JSON ``null`` and has a default for an absent key: scalars ``None``, nested objects an
+  empty object, arrays ``[]``. So a key the server leaves out reads as an empty group, but a key it sends as
+  ``null`` reads as ``None`` -- nested objects and arrays included (``X | None``). The examples send ``{}``
+  for an empty group, yet the API promises nothing (almost every field may be ``null``), and decoding a
+  real answer must never fail on that. Narrow before chaining: ``trade.position.units.value`` does not
+  type-check; write ``if trade.position and trade.position.units: ...`` (an empty Struct is truthy).
 """
 
 from __future__ import annotations
@@ -116,8 +119,8 @@ class Conditional(ResponseStruct, kw_only=True, frozen=True):
 
     editable: bool | None = None
     order_type: str | None = None
-    price: Price = msgspec.field(default_factory=Price)
-    trailing: Trailing = msgspec.field(default_factory=Trailing)
+    price: Price | None = msgspec.field(default_factory=Price)
+    trailing: Trailing | None = msgspec.field(default_factory=Trailing)
 
 
 class Position(ResponseStruct, kw_only=True, frozen=True):
@@ -126,12 +129,12 @@ class Position(ResponseStruct, kw_only=True, frozen=True):
 
     type: str | None = None
     editable: bool | None = None
-    units: Units = msgspec.field(default_factory=Units)
-    price: Price = msgspec.field(default_factory=Price)
-    total: Total = msgspec.field(default_factory=Total)
+    units: Units | None = msgspec.field(default_factory=Units)
+    price: Price | None = msgspec.field(default_factory=Price)
+    total: Total | None = msgspec.field(default_factory=Total)
     order_type: str | None = None
-    status: Status = msgspec.field(default_factory=Status)
-    conditional: Conditional = msgspec.field(default_factory=Conditional)
+    status: Status | None = msgspec.field(default_factory=Status)
+    conditional: Conditional | None = msgspec.field(default_factory=Conditional)
 
 
 class StepData(ResponseStruct, kw_only=True, frozen=True):
@@ -148,14 +151,14 @@ class TakeProfitStep(ResponseStruct, kw_only=True, frozen=True):
     id: int | None = None
     order_type: str | None = None
     editable: bool | None = None
-    units: Units = msgspec.field(default_factory=Units)
-    price: Price = msgspec.field(default_factory=Price)
+    units: Units | None = msgspec.field(default_factory=Units)
+    price: Price | None = msgspec.field(default_factory=Price)
     volume: Decimal | None = None
     total: Decimal | None = None
-    trailing: Trailing = msgspec.field(default_factory=Trailing)
-    status: Status = msgspec.field(default_factory=Status)
+    trailing: Trailing | None = msgspec.field(default_factory=Trailing)
+    status: Status | None = msgspec.field(default_factory=Status)
     closed_at: AwareDatetime | None = None
-    data: StepData = msgspec.field(default_factory=StepData)
+    data: StepData | None = msgspec.field(default_factory=StepData)
     position: int | None = None
 
 
@@ -164,7 +167,7 @@ class TakeProfit(ResponseStruct, kw_only=True, frozen=True):
 
     enabled: bool | None = None
     price_type: str | None = None
-    steps: list[TakeProfitStep] = msgspec.field(default_factory=list)
+    steps: list[TakeProfitStep] | None = msgspec.field(default_factory=list)
 
 
 class StopLossTimeout(ResponseStruct, kw_only=True, frozen=True):
@@ -180,12 +183,12 @@ class StopLoss(ResponseStruct, kw_only=True, frozen=True):
     breakeven: bool | None = None
     order_type: str | None = None
     editable: bool | None = None
-    price: Price = msgspec.field(default_factory=Price)
-    units: Units = msgspec.field(default_factory=Units)
-    total: Total = msgspec.field(default_factory=Total)
-    conditional: Conditional = msgspec.field(default_factory=Conditional)
-    timeout: StopLossTimeout = msgspec.field(default_factory=StopLossTimeout)
-    status: Status = msgspec.field(default_factory=Status)
+    price: Price | None = msgspec.field(default_factory=Price)
+    units: Units | None = msgspec.field(default_factory=Units)
+    total: Total | None = msgspec.field(default_factory=Total)
+    conditional: Conditional | None = msgspec.field(default_factory=Conditional)
+    timeout: StopLossTimeout | None = msgspec.field(default_factory=StopLossTimeout)
+    status: Status | None = msgspec.field(default_factory=Status)
     closed_at: AwareDatetime | None = None
 
 
@@ -196,27 +199,27 @@ class ReduceFundsStep(ResponseStruct, kw_only=True, frozen=True):
     id: int | None = None
     type: str | None = None
     order_type: str | None = None
-    status: Status = msgspec.field(default_factory=Status)
-    units: Units = msgspec.field(default_factory=Units)
-    price: Price = msgspec.field(default_factory=Price)
-    total: Total = msgspec.field(default_factory=Total)
+    status: Status | None = msgspec.field(default_factory=Status)
+    units: Units | None = msgspec.field(default_factory=Units)
+    price: Price | None = msgspec.field(default_factory=Price)
+    total: Total | None = msgspec.field(default_factory=Total)
     closed_at: AwareDatetime | None = None
-    data: StepData = msgspec.field(default_factory=StepData)
+    data: StepData | None = msgspec.field(default_factory=StepData)
 
 
 class ReduceFunds(ResponseStruct, kw_only=True, frozen=True):
-    steps: list[ReduceFundsStep] = msgspec.field(default_factory=list)
+    steps: list[ReduceFundsStep] | None = msgspec.field(default_factory=list)
 
 
 class MarketClose(ResponseStruct, kw_only=True, frozen=True):
-    """The market order of a close-by-market; ``{}`` (all ``None``) until one is placed."""
+    """The market order of a close-by-market; ``{}`` (all fields ``None``) until one is placed."""
 
     id: int | None = None
     type: str | None = None
-    status: Status = msgspec.field(default_factory=Status)
-    units: Units = msgspec.field(default_factory=Units)
-    price: Price = msgspec.field(default_factory=Price)
-    total: Total = msgspec.field(default_factory=Total)
+    status: Status | None = msgspec.field(default_factory=Status)
+    units: Units | None = msgspec.field(default_factory=Units)
+    price: Price | None = msgspec.field(default_factory=Price)
+    total: Total | None = msgspec.field(default_factory=Total)
 
 
 class CurrentPrice(ResponseStruct, kw_only=True, frozen=True):
@@ -237,7 +240,7 @@ class SmartTradeData(ResponseStruct, kw_only=True, frozen=True):
     """
 
     editable: bool | None = None
-    current_price: CurrentPrice = msgspec.field(default_factory=CurrentPrice)
+    current_price: CurrentPrice | None = msgspec.field(default_factory=CurrentPrice)
     target_price_type: str | None = None
     orderbook_price_currency: str | None = None
     base_order_finished: bool | None = None
@@ -287,22 +290,22 @@ class SmartTrade(ResponseStruct, kw_only=True, frozen=True):
 
     id: int | None = None
     version: int | None = None
-    account: Account = msgspec.field(default_factory=Account)
+    account: Account | None = msgspec.field(default_factory=Account)
     pair: str | None = None
     instant: bool | None = None
-    status: Status = msgspec.field(default_factory=Status)
-    leverage: Leverage = msgspec.field(default_factory=Leverage)
-    position: Position = msgspec.field(default_factory=Position)
-    take_profit: TakeProfit = msgspec.field(default_factory=TakeProfit)
-    stop_loss: StopLoss = msgspec.field(default_factory=StopLoss)
-    reduce_funds: ReduceFunds = msgspec.field(default_factory=ReduceFunds)
-    market_close: MarketClose = msgspec.field(default_factory=MarketClose)
+    status: Status | None = msgspec.field(default_factory=Status)
+    leverage: Leverage | None = msgspec.field(default_factory=Leverage)
+    position: Position | None = msgspec.field(default_factory=Position)
+    take_profit: TakeProfit | None = msgspec.field(default_factory=TakeProfit)
+    stop_loss: StopLoss | None = msgspec.field(default_factory=StopLoss)
+    reduce_funds: ReduceFunds | None = msgspec.field(default_factory=ReduceFunds)
+    market_close: MarketClose | None = msgspec.field(default_factory=MarketClose)
     note: str | None = None
     note_raw: str | None = None
     skip_enter_step: bool | None = None
-    data: SmartTradeData = msgspec.field(default_factory=SmartTradeData)
-    profit: Profit = msgspec.field(default_factory=Profit)
-    margin: Margin = msgspec.field(default_factory=Margin)
+    data: SmartTradeData | None = msgspec.field(default_factory=SmartTradeData)
+    profit: Profit | None = msgspec.field(default_factory=Profit)
+    margin: Margin | None = msgspec.field(default_factory=Margin)
     is_position_not_filled: bool | None = None
 
 
