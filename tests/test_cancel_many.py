@@ -185,3 +185,46 @@ async def test_closing_the_iterator_early_stops_the_workers(server: FakeThreeCom
         assert server.stats.by_route.get("cancel", 0) == sent  # nothing more is sent
     assert first.ok
     assert sent < 100
+
+
+async def test_trades_closed_otherwise_are_already_final_even_after_a_5xx(server: FakeThreeCommas) -> None:
+    finished, panic = server.seed_trades(2)
+    server.set_trade_status(finished, "finished")
+    server.set_trade_status(panic, "panic_sell_pending")
+    server.faults.add("http_503", route="cancel", times=2)  # not processed, then the retry is refused
+    async with client_for(server, retry=FAST_RETRY) as client:
+        results = await collect(client, [finished, panic], concurrency=1)
+    for id in (finished, panic):
+        assert results[id].ok and results[id].already_final, results[id]
+
+
+async def test_single_cancel_whose_answer_was_lost_returns_the_trade(server: FakeThreeCommas) -> None:
+    (id,) = server.seed_trades(1)
+    server.faults.add("reset_after", route="cancel", times=1)
+    async with client_for(server, retry=FAST_RETRY) as client:
+        trade = await client.smart_trades.cancel(id)
+    assert trade.id == id
+    assert trade.status is not None and trade.status.type in ("cancellation_pending", "cancelled")
+    assert server.stats.by_route["cancel"] == 2  # the retry was refused, the GET settled it
+
+
+async def test_single_cancel_of_a_cancelled_trade_still_raises(server: FakeThreeCommas) -> None:
+    from threecommas_async import PermissionDeniedError
+
+    (id,) = server.seed_trades(1)
+    server.set_trade_status(id, "cancelled")
+    async with client_for(server, retry=FAST_RETRY) as client:
+        with pytest.raises(PermissionDeniedError):
+            await client.smart_trades.cancel(id)
+
+
+async def test_a_consumer_that_stops_reading_stops_the_cancels(server: FakeThreeCommas) -> None:
+    ids = server.seed_trades(200)
+    async with client_for(server) as client:
+        stream = client.smart_trades.cancel_many(ids, concurrency=4)
+        async for _ in stream:
+            break  # no aclose(): the generator stays referenced
+        await asyncio.sleep(0.2)
+        sent = server.stats.by_route.get("cancel", 0)
+        assert sent <= 1 + 4 + 4  # the one read, a full queue, and one in flight per worker
+        await stream.aclose()  # type: ignore[attr-defined]

@@ -325,3 +325,63 @@ async def test_no_secret_in_logs(
     signature = echo_server.received[-1].headers["Signature"]
     assert vectors["hmac_secret"] not in caplog.text
     assert signature not in caplog.text
+
+
+def test_limits_and_policies_are_validated_and_immutable() -> None:
+    from threecommas_async import EndpointLimit, RateLimit, RetryPolicy
+
+    with pytest.raises(ValueError, match="max_rate"):
+        EndpointLimit(max_rate=0.5, time_period=1, cooldown=1)
+    with pytest.raises(ValueError, match="max_rate"):
+        RateLimit(max_rate=0)
+    with pytest.raises(ValueError, match="max_attempts"):
+        RetryPolicy(max_attempts=0)
+    with pytest.raises(TypeError, match="EndpointLimit"):
+        RateLimit(endpoints={"GET /x": (1, 2, 3)})  # type: ignore[dict-item]
+    limit = RateLimit()
+    with pytest.raises(AttributeError):
+        limit.max_rate = 1000  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        limit.endpoints["GET /x"] = EndpointLimit(1, 1, 1)  # type: ignore[index]
+
+
+def test_query_values_are_encoded_for_the_wire() -> None:
+    import enum
+    from datetime import UTC, datetime
+
+    from threecommas_async._encoding import encode_query
+
+    class Side(enum.Enum):
+        BUY = "buy"
+
+    query = encode_query(
+        {
+            "a": Decimal("0.0000001"),
+            "b": Side.BUY,
+            "c": True,
+            "d": [1, 2],
+            "e": datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
+            "f": None,
+        }
+    )
+    assert query == "a=0.0000001&b=buy&c=true&d%5B%5D=1&d%5B%5D=2&e=2024-01-02T03%3A04%3A05%2B00%3A00"
+    with pytest.raises(TypeError, match="'g'"):
+        encode_query({"g": b"raw"})
+
+
+async def test_delete_through_request_is_risk_reducing() -> None:
+    from threecommas_async._ratelimit import RISK_REDUCING
+
+    seen: list[tuple[str, int]] = []
+    async with make_client() as client:
+        real = client._gate.acquire
+
+        async def spy(endpoint: str, priority: int, method: str, url: str) -> bool:
+            seen.append((endpoint, priority))
+            return await real(endpoint, priority, method, url)
+
+        client._gate.acquire = spy  # type: ignore[method-assign]
+        with aioresponses() as mock:
+            mock.delete(f"{BASE}/ver1/deals/12/cancel", body=b"{}")
+            await client.request("DELETE", "/ver1/deals/12/cancel")
+    assert seen == [("DELETE /ver1/deals/{id}/cancel", RISK_REDUCING)]

@@ -37,7 +37,9 @@ async def status_and_json(resp: aiohttp.ClientResponse) -> tuple[int, Any]:
 
 async def test_hmac_signed_request_is_accepted(fake_3commas: FakeThreeCommas) -> None:
     tid = fake_3commas.add_trade()
-    mw = SigningMiddleware(fake_3commas.api_key, api_secret=fake_3commas.api_secret)
+    mw = SigningMiddleware(
+        fake_3commas.api_key, api_secret=fake_3commas.api_secret, base_url=fake_3commas.base_url
+    )
     async with (
         aiohttp.ClientSession(middlewares=(mw,)) as session,
         session.get(f"{fake_3commas.base_url}/v2/smart_trades/{tid}") as resp,
@@ -50,7 +52,7 @@ async def test_wrong_hmac_secret_is_401_signature_invalid_and_changes_nothing(
     fake_3commas: FakeThreeCommas,
 ) -> None:
     tid = fake_3commas.add_trade()
-    mw = SigningMiddleware(fake_3commas.api_key, api_secret="not-the-secret")
+    mw = SigningMiddleware(fake_3commas.api_key, api_secret="not-the-secret", base_url=fake_3commas.base_url)
     async with (
         aiohttp.ClientSession(middlewares=(mw,)) as session,
         session.delete(f"{fake_3commas.base_url}/v2/smart_trades/{tid}") as resp,
@@ -63,7 +65,7 @@ async def test_wrong_hmac_secret_is_401_signature_invalid_and_changes_nothing(
 
 
 async def test_unknown_key_is_401_api_key_invalid(fake_3commas: FakeThreeCommas) -> None:
-    mw = SigningMiddleware("who-is-this", api_secret=fake_3commas.api_secret)
+    mw = SigningMiddleware("who-is-this", api_secret=fake_3commas.api_secret, base_url=fake_3commas.base_url)
     async with (
         aiohttp.ClientSession(middlewares=(mw,)) as session,
         session.get(f"{fake_3commas.base_url}/v2/smart_trades") as resp,
@@ -107,7 +109,7 @@ async def test_rsa_key_accepted_and_other_rsa_key_rejected(fake_3commas: FakeThr
     fake_3commas.add_key("rsa-key", public_key=RSASigner(RSA_PEM).public_key_pem())
     tid = fake_3commas.add_trade()
     url = f"{fake_3commas.base_url}/v2/smart_trades/{tid}"
-    good = SigningMiddleware("rsa-key", private_key=RSA_PEM)
+    good = SigningMiddleware("rsa-key", private_key=RSA_PEM, base_url=fake_3commas.base_url)
     async with aiohttp.ClientSession(middlewares=(good,)) as session, session.get(url) as resp:
         assert resp.status == 200
 
@@ -115,7 +117,7 @@ async def test_rsa_key_accepted_and_other_rsa_key_rejected(fake_3commas: FakeThr
     other_pem = other.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    bad = SigningMiddleware("rsa-key", private_key=other_pem)
+    bad = SigningMiddleware("rsa-key", private_key=other_pem, base_url=fake_3commas.base_url)
     async with aiohttp.ClientSession(middlewares=(bad,)) as session, session.delete(url) as resp:
         status, body = await status_and_json(resp)
     assert (status, body["error"]) == (401, "signature_invalid")
@@ -125,7 +127,7 @@ async def test_rsa_key_accepted_and_other_rsa_key_rejected(fake_3commas: FakeThr
 async def test_rsa_key_accepts_a_private_pem_and_a_json_body(fake_3commas: FakeThreeCommas) -> None:
     fake_3commas.add_key("rsa-key", public_key=RSA_PEM)  # the public half is derived
     tid = fake_3commas.add_trade()
-    mw = SigningMiddleware("rsa-key", private_key=RSA_PEM)
+    mw = SigningMiddleware("rsa-key", private_key=RSA_PEM, base_url=fake_3commas.base_url)
     async with (
         aiohttp.ClientSession(middlewares=(mw,)) as session,
         session.post(f"{fake_3commas.base_url}/v2/smart_trades/{tid}/set_note", json={"note": "rsa"}) as resp,

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.fake_3commas(rate_limit=None, cancel_delay=0)
 
 @pytest.fixture
 async def client(fake_3commas: FakeThreeCommas) -> AsyncIterator[aiohttp.ClientSession]:
-    mw = SigningMiddleware(fake_3commas.api_key, api_secret=fake_3commas.api_secret)
+    mw = SigningMiddleware(
+        fake_3commas.api_key, api_secret=fake_3commas.api_secret, base_url=fake_3commas.base_url
+    )
     async with aiohttp.ClientSession(middlewares=(mw,)) as session:
         yield session
 

@@ -15,7 +15,9 @@ from threecommas_async.testing._ratelimit import RateLimiter
 
 @pytest.fixture
 async def client(fake_3commas: FakeThreeCommas) -> AsyncIterator[aiohttp.ClientSession]:
-    mw = SigningMiddleware(fake_3commas.api_key, api_secret=fake_3commas.api_secret)
+    mw = SigningMiddleware(
+        fake_3commas.api_key, api_secret=fake_3commas.api_secret, base_url=fake_3commas.base_url
+    )
     async with aiohttp.ClientSession(middlewares=(mw,)) as session:
         yield session
 
@@ -100,7 +102,7 @@ async def test_limits_are_per_api_key(fake_3commas: FakeThreeCommas, client: aio
     fake_3commas.add_key("second", secret="second-secret")
     url = f"{fake_3commas.base_url}/v2/smart_trades"
     assert await statuses(client, url, 2) == [200, 429]
-    mw = SigningMiddleware("second", api_secret="second-secret")
+    mw = SigningMiddleware("second", api_secret="second-secret", base_url=fake_3commas.base_url)
     async with aiohttp.ClientSession(middlewares=(mw,)) as other:
         assert await statuses(other, url, 1) == [200]
 

@@ -53,7 +53,7 @@ async def test_start_stop_are_idempotent_and_restartable() -> None:
     await server.start()
     try:
         assert server.api_key == "fixed-key"
-        mw = SigningMiddleware("fixed-key", api_secret="fixed-secret")
+        mw = SigningMiddleware("fixed-key", api_secret="fixed-secret", base_url=server.base_url)
         async with (
             aiohttp.ClientSession(middlewares=(mw,)) as session,
             session.get(f"{server.base_url}/v2/smart_trades/{tid}") as resp,
@@ -75,7 +75,9 @@ async def test_traffic_record_never_holds_the_secret_or_signature(fake_3commas: 
         signatures.append(request.headers["Signature"])
         return await handler(request)
 
-    mw = SigningMiddleware(fake_3commas.api_key, api_secret=fake_3commas.api_secret)
+    mw = SigningMiddleware(
+        fake_3commas.api_key, api_secret=fake_3commas.api_secret, base_url=fake_3commas.base_url
+    )
     async with aiohttp.ClientSession(middlewares=(mw, spy)) as session:
         base = fake_3commas.base_url
         async with session.get(
@@ -144,7 +146,9 @@ def test_fixture_in_a_users_test_suite(pytester: pytest.Pytester) -> None:
             @pytest.mark.fake_3commas(cancel_delay=0)
             async def test_cancel(fake_3commas):
                 tid = fake_3commas.add_trade()
-                mw = SigningMiddleware(fake_3commas.api_key, api_secret=fake_3commas.api_secret)
+                mw = SigningMiddleware(
+                    fake_3commas.api_key, api_secret=fake_3commas.api_secret, base_url=fake_3commas.base_url
+                )
                 async with aiohttp.ClientSession(middlewares=(mw,)) as s:
                     async with s.delete(f"{fake_3commas.base_url}/v2/smart_trades/{tid}") as r:
                         assert r.status == 200
@@ -189,7 +193,7 @@ def test_standalone_command_serves_until_terminated() -> None:
         assert "seeded trade ids" in proc.stdout.readline()
 
         async def probe() -> list[int]:
-            mw = SigningMiddleware(key, api_secret=secret)
+            mw = SigningMiddleware(key, api_secret=secret, base_url=base_url)
             async with (
                 aiohttp.ClientSession(middlewares=(mw,)) as session,
                 session.get(f"{base_url}/v2/smart_trades", params={"per_page": "100"}) as resp,

@@ -62,7 +62,9 @@ class Api:
 
 @pytest.fixture
 async def api(fake_3commas: FakeThreeCommas) -> AsyncIterator[Api]:
-    mw = SigningMiddleware(fake_3commas.api_key, api_secret=fake_3commas.api_secret)
+    mw = SigningMiddleware(
+        fake_3commas.api_key, api_secret=fake_3commas.api_secret, base_url=fake_3commas.base_url
+    )
     async with aiohttp.ClientSession(middlewares=(mw,)) as session:
         yield Api(fake_3commas, session)
 

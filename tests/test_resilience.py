@@ -8,11 +8,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
+import aiohttp
 import pytest
 from aiohttp import web
 
 from threecommas_async import (
     APIConnectionError,
+    APIError,
     ClientEvent,
     EndpointLimit,
     IPBannedError,
@@ -385,3 +387,93 @@ async def test_waiters_fail_fast_when_a_ban_arrives(server: Scripted) -> None:
     assert all(isinstance(r, IPBannedError) for r in results)
     assert time.monotonic() - started < 1.0  # the four waiters did not sit out the 5 s window
     assert server.count() == 1
+
+
+async def test_redirects_are_errors_and_never_followed(server: Scripted) -> None:
+    async def redirect(request: web.Request) -> web.StreamResponse:
+        if request.path.endswith("/elsewhere"):
+            return await ok(request)
+        raise web.HTTPFound("/elsewhere")
+
+    server.handler = redirect
+    async with client_for(server, retry=FAST_RETRY) as client:
+        with pytest.raises(APIError) as info:
+            await client.smart_trades.create({"account_id": 1, "pair": "USDT_BTC"})
+    assert info.value.status == 302
+    assert [h.path for h in server.hits] == ["/public/api/v2/smart_trades"]  # the target never saw it
+
+
+async def test_a_session_that_raises_for_status_still_maps_errors(server: Scripted) -> None:
+    server.handler = lambda r: asyncio.sleep(0, web.Response(status=418, headers={"Retry-After": "60"}))
+    async with (
+        aiohttp.ClientSession(raise_for_status=True) as session,
+        client_for(server, session=session, retry=FAST_RETRY) as client,
+    ):
+        with pytest.raises(IPBannedError):
+            await client.smart_trades.get(1)
+        with pytest.raises(IPBannedError):
+            await client.smart_trades.get(2)
+    assert server.count() == 1
+
+
+async def test_plan_429_also_pauses_the_bucket(server: Scripted) -> None:
+    server.handler = lambda r: asyncio.sleep(
+        0,
+        web.json_response(
+            {"error": "access_denied", "error_description": "Upgrade your subscription plan"},
+            status=429,
+            headers={"Retry-After": "0.3"},
+        ),
+    )
+    async with client_for(server, retry=FAST_RETRY) as client:
+        with pytest.raises(PermissionDeniedError):
+            await client.smart_trades.get(1)
+        with pytest.raises(PermissionDeniedError):
+            await client.smart_trades.get(1)
+    first, second = server.hits
+    assert second.at - first.at >= 0.29
+
+
+@pytest.mark.parametrize("header", ["inf", "1e400", "nan", "soon"])
+async def test_absurd_retry_after_cannot_block_forever(server: Scripted, header: str) -> None:
+    server.handler = lambda r: asyncio.sleep(0, web.Response(status=418, headers={"Retry-After": header}))
+    async with client_for(server, retry=None) as client:
+        with pytest.raises(IPBannedError) as info:
+            await client.smart_trades.get(1)
+        assert info.value.retry_after is None  # unusable header: the configured ban duration applies
+        with pytest.raises(IPBannedError) as later:
+            await client.smart_trades.get(1)
+        assert later.value.retry_after is not None and later.value.retry_after <= 120
+
+
+async def test_bans_without_retry_after_grow(server: Scripted) -> None:
+    server.handler = lambda r: asyncio.sleep(0, web.Response(status=418))
+    limit = RateLimit(ban_duration=0.05)
+    async with client_for(server, retry=None, rate_limit=limit) as client:
+        waits = []
+        for _ in range(3):
+            with pytest.raises(IPBannedError):
+                await client.smart_trades.get(1)
+            with pytest.raises(IPBannedError) as refused:
+                await client.smart_trades.get(1)
+            waits.append(refused.value.retry_after or 0)
+            await asyncio.sleep(waits[-1] + 0.01)
+    assert waits[0] < waits[1] < waits[2]
+    assert server.count() == 3
+
+
+async def test_ban_arriving_during_a_cooldown_sleep_is_honoured_without_a_limiter(server: Scripted) -> None:
+    server.handler = lambda r: asyncio.sleep(
+        0, web.json_response({"error": "rate_limit"}, status=429, headers={"Retry-After": "0.3"})
+    )
+    async with client_for(server, retry=None, rate_limit=None) as client:
+        with pytest.raises(RateLimitError):
+            await client.smart_trades.get(1)
+        sleeper = asyncio.create_task(client.smart_trades.get(2))  # sleeps out the cool-down
+        await asyncio.sleep(0.1)
+        # Another caller's request meets a ban while the sleeper sleeps (as if from a concurrent call).
+        ban = IPBannedError("418", status=418, method="GET", url="/x", retry_after=600)
+        client._gate.on_banned(ban, "GET", "/x")
+        with pytest.raises(IPBannedError):
+            await sleeper
+    assert server.count() == 1  # the sleeper saw the ban when it woke and sent nothing

@@ -50,9 +50,13 @@ async def test_vectors_end_to_end_through_middleware(
     """The middleware signs the exact bytes aiohttp puts on the wire; the server recomputes from them."""
     server = echo_server if scheme == "hmac" else rsa_echo_server
     if scheme == "hmac":
-        middleware = SigningMiddleware(vectors["api_key"], api_secret=vectors["hmac_secret"])
+        middleware = SigningMiddleware(
+            vectors["api_key"], api_secret=vectors["hmac_secret"], base_url=server.base_url
+        )
     else:
-        middleware = SigningMiddleware(vectors["api_key"], private_key=rsa_private_key)
+        middleware = SigningMiddleware(
+            vectors["api_key"], private_key=rsa_private_key, base_url=server.base_url
+        )
     origin = server.base_url.removesuffix("/public/api")
     async with aiohttp.ClientSession(middlewares=(middleware,)) as session:
         for vector in vectors["vectors"]:
@@ -121,3 +125,17 @@ def test_signers_hide_secrets(rsa_private_key: str) -> None:
         assert secret not in text
         assert "MIIE" not in text
         assert "hidden" in text
+
+
+async def test_middleware_signs_only_requests_under_its_base_url(echo_server: EchoServer) -> None:
+    """A request to another host or path (a redirect, say) must not carry the key or a signature."""
+    middleware = SigningMiddleware("key", api_secret="secret", base_url=echo_server.base_url)
+    origin = echo_server.base_url.removesuffix("/public/api")
+    async with aiohttp.ClientSession(middlewares=(middleware,)) as session:
+        async with session.get(f"{echo_server.base_url}/v2/smart_trades/1"):
+            pass
+        async with session.get(f"{origin}/elsewhere/v2/smart_trades/1"):
+            pass
+    signed, unsigned = echo_server.received
+    assert "Signature" in signed.headers and signed.headers["Apikey"] == "key"
+    assert "Signature" not in unsigned.headers and "Apikey" not in unsigned.headers

@@ -7,7 +7,6 @@ A failed attempt, and only a failed one, enters the retry machinery in ``_retry.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from collections.abc import Mapping
@@ -28,18 +27,18 @@ from ._errors import (
     ResponseDecodeError,
     ThreeCommasError,
     error_from_response,
+    parse_retry_after,
 )
 from ._events import EventHook
-from ._ratelimit import NORMAL, Gate, RateLimit
+from ._ratelimit import NORMAL, RISK_REDUCING, Gate, RateLimit
 from ._retry import RetryBudget, RetryPolicy, is_retryable, retry_after_failure
-from ._signing import APIKEY_HEADER, SIGNATURE_HEADER, make_signer, signed_message
+from ._signing import APIKEY_HEADER, DEFAULT_BASE_URL, SIGNATURE_HEADER, make_signer, signed_message
 from .resources.smart_trades import SmartTrades
 
 __all__ = ["DEFAULT_BASE_URL", "ThreeCommasClient"]
 
 T = TypeVar("T")
 
-DEFAULT_BASE_URL: Final = "https://api.3commas.io/public/api"
 DEFAULT_TIMEOUT: Final = 30.0
 DEFAULT_RATE_LIMIT: Final = RateLimit()
 DEFAULT_RETRY: Final = RetryPolicy()
@@ -167,8 +166,11 @@ class ThreeCommasClient:
         method = method.upper()
         body = None if json is None else encode_body(json)
         endpoint = f"{method} {_ID_SEGMENT.sub('/{id}', path)}"
+        # Same rule as the typed methods: cancels and market closes wait ahead of everything else.
+        risky = method == "DELETE" or path.endswith(("/close_by_market", "/panic_sell"))
+        priority = RISK_REDUCING if risky else NORMAL
         return await self._call(
-            method, path, encode_query(params), body, endpoint, NORMAL, _ANY_DECODER, allow_empty=True
+            method, path, encode_query(params), body, endpoint, priority, _ANY_DECODER, allow_empty=True
         )
 
     # -- the pipeline ---------------------------------------------------------------------------------
@@ -230,49 +232,61 @@ class ThreeCommasClient:
         session = self._ensure_session()
         holds_slot = await self._gate.acquire(endpoint, priority, method, path)
         url_text = str(url)
+        # The SDK error is raised after the except blocks, not inside them: raised inside, it would keep
+        # the aiohttp exception as __context__, and some of those carry the request headers (Signature).
+        failure: ThreeCommasError | None = None
         try:
+            if session.closed:
+                raise RuntimeError("ThreeCommasClient was closed while this request waited")
             async with session.request(
                 method,
                 url,
                 data=body,
                 headers=headers,
                 timeout=self._timeout,
+                # A redirect would carry Apikey and Signature to whatever host it names, and turn a POST
+                # into a GET; 3Commas does not redirect API calls, so one is an error, never followed.
+                allow_redirects=False,
+                # A session passed in may raise on 4xx/5xx by itself; the answer must reach _error().
+                raise_for_status=False,
             ) as resp:
                 content = await resp.read()
                 status = resp.status
                 if not 200 <= status < 300:
                     raise self._error(method, path, url_text, status, content, resp.headers, endpoint)
-        except (APIError, asyncio.CancelledError):
-            raise
         except aiohttp.ConnectionTimeoutError:
-            raise APITimeoutError(
+            failure = APITimeoutError(
                 f"{method} {path}: timed out connecting to {self._origin}",
                 method=method,
                 url=url_text,
                 maybe_sent=False,
-            ) from None
+            )
         except TimeoutError:
-            raise APITimeoutError(
+            failure = APITimeoutError(
                 f"{method} {path}: timed out waiting for the answer", method=method, url=url_text
-            ) from None
+            )
         except aiohttp.ClientConnectorError as exc:
-            raise APIConnectionError(
+            failure = APIConnectionError(
                 f"{method} {path}: cannot connect to {self._origin}: {exc.os_error}",
                 method=method,
                 url=url_text,
                 maybe_sent=False,
-            ) from None
+            )
         except (aiohttp.ClientError, OSError) as exc:
-            raise APIConnectionError(
+            failure = APIConnectionError(
                 f"{method} {path}: connection broke before the answer was complete ({type(exc).__name__})",
                 method=method,
                 url=url_text,
-            ) from None
+            )
         finally:
             if holds_slot:
                 self._gate.release(endpoint)
+        if failure is not None:
+            raise failure
         if self._budget is not None:
             self._budget.earn()
+        if self._gate.ban_strikes:
+            self._gate.ban_strikes = 0
         if not content and allow_empty:
             return None  # type: ignore[return-value]
         try:
@@ -299,8 +313,14 @@ class ThreeCommasClient:
         endpoint: str,
     ) -> APIError:
         error = error_from_response(method, url, path, status, content, headers)
-        if isinstance(error, RateLimitError):
-            error.retry_after = self._gate.on_rate_limited(endpoint, error.retry_after, method, path)
+        if status == 429:
+            # Every 429 pauses the bucket, the subscription-plan kind included: to 3Commas' ban logic
+            # a 429 is a 429, and sending on into it is what earns a 418.
+            wait = self._gate.on_rate_limited(
+                endpoint, parse_retry_after(headers.get("Retry-After")), method, path
+            )
+            if isinstance(error, RateLimitError):
+                error.retry_after = wait
         elif isinstance(error, IPBannedError):
             self._gate.on_banned(error, method, path)
         return error

@@ -6,6 +6,7 @@ No exception carries request headers, so neither the ``Apikey``'s secret counter
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -26,8 +27,11 @@ __all__ = [
     "ThreeCommasError",
     "UnprocessableEntityError",
     "error_from_response",
+    "may_have_acted",
     "parse_retry_after",
 ]
+
+MAX_RETRY_AFTER = 3 * 24 * 3600.0
 
 BODY_LIMIT = 2000
 """How much of a body an exception keeps: enough to read an HTML error page's title, not a novel."""
@@ -176,6 +180,13 @@ _BY_STATUS: dict[int, type[APIError]] = {
 }
 
 
+def may_have_acted(error: ThreeCommasError) -> bool:
+    """Could the server have done the work although this attempt failed?"""
+    if isinstance(error, APIConnectionError):
+        return error.maybe_sent
+    return isinstance(error, ServerError | ResponseDecodeError)
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date); None when absent or garbage."""
     if not value:
@@ -191,7 +202,10 @@ def parse_retry_after(value: str | None) -> float | None:
             seconds = parsedate_to_datetime(value).timestamp() - time.time()
         except (TypeError, ValueError, IndexError):
             return None
-    return max(0.0, seconds) if seconds == seconds else None  # NaN guard
+    if not math.isfinite(seconds):
+        return None
+    # A header of "1e9" must not block the client for decades: 3Commas' longest ban is 3 days.
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)
 
 
 def _text(value: Any) -> str | None:
@@ -227,7 +241,8 @@ def error_from_response(
         description = match.group(1).decode("utf-8", "replace")[:200] if match else None
     cls = _BY_STATUS.get(status)
     if cls is None:
-        cls = ServerError if status >= 500 or status < 400 else UnprocessableEntityError
+        # 3xx: a redirect is never followed (it would carry the signature elsewhere), so it is an error.
+        cls = ServerError if status >= 500 else APIError if status < 400 else UnprocessableEntityError
     if status == 429 and _PLAN.search(f"{error or ''} {description or ''}"):
         cls = PermissionDeniedError
     detail = ": ".join(p for p in (error, description) if p) or (

@@ -16,7 +16,8 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
+from types import MappingProxyType
 from typing import Final
 
 from ._errors import IPBannedError, RateLimitError
@@ -26,8 +27,19 @@ __all__ = ["EndpointLimit", "Gate", "RateLimit"]
 
 log = logging.getLogger("threecommas_async")
 
+MAX_BAN: Final = 3 * 24 * 3600.0
+"""3Commas' longest documented ban."""
+
 RISK_REDUCING: Final = 0
 NORMAL: Final = 1
+
+
+def _check_limit(owner: str, max_rate: float, time_period: float, cooldown: float) -> None:
+    # int(max_rate) < 1 would make a window that never admits anything: a silent, endless wait.
+    if not max_rate >= 1:
+        raise ValueError(f"{owner}: max_rate must be at least 1, got {max_rate!r}")
+    if not time_period >= 0 or not cooldown >= 0:
+        raise ValueError(f"{owner}: time_period and cooldown must not be negative")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,67 +49,58 @@ class EndpointLimit:
     max_rate: float
     time_period: float
     cooldown: float
-    """How long 3Commas blocks this endpoint after a 429 (used when no Retry-After comes)."""
+    """How long 3Commas blocks this endpoint after a 429 it caused (used when no Retry-After comes)."""
+
+    def __post_init__(self) -> None:
+        _check_limit("EndpointLimit", self.max_rate, self.time_period, self.cooldown)
 
 
 LIST_ENDPOINT: Final = "GET /v2/smart_trades"
 
-DEFAULT_ENDPOINT_LIMITS: Final[Mapping[str, EndpointLimit]] = {
-    LIST_ENDPOINT: EndpointLimit(max_rate=40, time_period=10.0, cooldown=10.0),
-}
+DEFAULT_ENDPOINT_LIMITS: Final[Mapping[str, EndpointLimit]] = MappingProxyType(
+    {LIST_ENDPOINT: EndpointLimit(max_rate=40, time_period=10.0, cooldown=10.0)}
+)
 
 
+@dataclass(frozen=True, slots=True)
 class RateLimit:
-    """How fast the client may send. Defaults are 3Commas' documented limits.
+    """How fast the client may send. Defaults are 3Commas' documented limits. Immutable, so one
+    instance can be shared by many clients.
 
     :param max_rate: at most this many requests in any window of ``time_period`` seconds, client-wide.
     :param time_period: the window, in seconds.
-    :param cooldown: after a 429 without ``Retry-After``, how long every request sharing the bucket waits
-        (3Commas blocks for 300 s).
-    :param endpoints: extra per-endpoint limits keyed ``"METHOD /path"`` (path templates use ``{id}``);
-        the list endpoint defaults to 40 per 10 s with a 10 s cool-down.
+    :param cooldown: after a 429 without ``Retry-After``, how long every request waits (3Commas blocks
+        for 300 s).
+    :param endpoints: extra per-endpoint limits keyed ``"METHOD /path"`` (numeric path segments written
+        ``{id}``, e.g. ``"GET /v2/smart_trades/{id}/trades"``); the list endpoint defaults to 40 per 10 s
+        with a 10 s cool-down.
     :param max_wait: a request that would have to wait longer than this for a cool-down raises
         :class:`RateLimitError` (with ``retry_after``) at once instead of sleeping.
-    :param ban_duration: after a 418 without ``Retry-After``, how long the client refuses to send.
+    :param ban_duration: after a 418 without ``Retry-After``, how long the client refuses to send; it
+        doubles with each further 418 that follows without a success in between (3Commas' bans grow).
     :param margin: fraction of ``time_period`` added to each window, for servers that count in coarser
         windows than they document. Not needed for network delay: see ``_Window``.
     """
 
-    __slots__ = ("ban_duration", "cooldown", "endpoints", "margin", "max_rate", "max_wait", "time_period")
+    max_rate: float = 100
+    time_period: float = 60.0
+    _: KW_ONLY
+    cooldown: float = 300.0
+    endpoints: Mapping[str, EndpointLimit] = field(default_factory=lambda: DEFAULT_ENDPOINT_LIMITS)
+    max_wait: float = 60.0
+    ban_duration: float = 120.0
+    margin: float = 0.0
 
-    def __init__(
-        self,
-        max_rate: float = 100,
-        time_period: float = 60.0,
-        *,
-        cooldown: float = 300.0,
-        endpoints: Mapping[str, EndpointLimit] | None = None,
-        max_wait: float = 60.0,
-        ban_duration: float = 120.0,
-        margin: float = 0.0,
-    ) -> None:
-        if max_rate < 1:
-            raise ValueError(f"max_rate must be at least 1, got {max_rate!r}")
-        for name, value in (("time_period", time_period), ("cooldown", cooldown), ("max_wait", max_wait)):
-            if value < 0:
-                raise ValueError(f"{name} must not be negative, got {value!r}")
-        if not 0 <= margin < 1:
-            raise ValueError(f"margin must be in [0, 1), got {margin!r}")
-        self.max_rate = max_rate
-        self.time_period = time_period
-        self.cooldown = cooldown
-        self.endpoints: Mapping[str, EndpointLimit] = dict(
-            DEFAULT_ENDPOINT_LIMITS if endpoints is None else endpoints
-        )
-        self.max_wait = max_wait
-        self.ban_duration = ban_duration
-        self.margin = margin
-
-    def __repr__(self) -> str:
-        return (
-            f"RateLimit(max_rate={self.max_rate!r}, time_period={self.time_period!r}, "
-            f"cooldown={self.cooldown!r}, endpoints={dict(self.endpoints)!r}, max_wait={self.max_wait!r})"
-        )
+    def __post_init__(self) -> None:
+        _check_limit("RateLimit", self.max_rate, self.time_period, self.cooldown)
+        if not self.max_wait >= 0 or not self.ban_duration >= 0:
+            raise ValueError("RateLimit: max_wait and ban_duration must not be negative")
+        if not 0 <= self.margin < 1:
+            raise ValueError(f"RateLimit: margin must be in [0, 1), got {self.margin!r}")
+        for key, limit in self.endpoints.items():
+            if not isinstance(limit, EndpointLimit):
+                raise TypeError(f"RateLimit: endpoints[{key!r}] must be an EndpointLimit, got {limit!r}")
+        object.__setattr__(self, "endpoints", MappingProxyType(dict(self.endpoints)))
 
 
 class _Window:
@@ -186,7 +189,8 @@ class Gate:
         self._queues: dict[tuple[int, str], deque[_Waiter]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._banned_until = 0.0
-        self._ban_error: IPBannedError | None = None
+        self.ban_strikes = 0
+        """418s since the last success; the client resets it."""
 
     # -- the hot path -------------------------------------------------------------------------------
     def _chain(self, endpoint: str) -> tuple[_Window, ...]:
@@ -247,8 +251,13 @@ class Gate:
             )
 
     async def _sleep_cooldown(self, chain: tuple[_Window, ...], now: float, method: str, url: str) -> None:
-        self._refuse_if_too_long(chain, now, method, url)
-        await asyncio.sleep(self._cooldown_wait(chain, now))
+        # A ban or a longer cool-down may arrive while we sleep: look again before sending.
+        while (wait := self._cooldown_wait(chain, now)) > 0:
+            self._refuse_if_too_long(chain, now, method, url)
+            await asyncio.sleep(wait)
+            now = self._clock()
+            if self._banned_until:
+                self._check_ban(now, method, url)
 
     async def _wait(
         self, endpoint: str, chain: tuple[_Window, ...], priority: int, now: float, method: str, url: str
@@ -320,20 +329,24 @@ class Gate:
         """A 429 arrived: pause every request sharing the bucket. Returns the cool-down in seconds."""
         now = self._clock()
         extra = self._endpoints.get(endpoint)
-        # A 429 on an endpoint with a limit of its own most likely hit that limit; anything else hit the
-        # global one. The global bucket pauses in both cases: if the guess is wrong, sending on would
-        # turn the next 429 into a ban.
-        wait = retry_after if retry_after is not None else (extra or self._global).cooldown
+        if retry_after is not None:
+            wait = retry_after
+        elif extra is not None and extra.free_at(now) > now and self._global.free_at(now) <= now:
+            # Our own traffic filled this endpoint's window and not the global one: its limit it was.
+            wait = extra.cooldown
+        else:
+            # Anything else may be the global limit (another process on the same key, a smaller plan):
+            # assume the long block, since guessing short and sending on is what earns a 418.
+            wait = self._global.cooldown
         for window in (self._global, extra) if extra is not None else (self._global,):
             window.blocked_until = max(window.blocked_until, now + wait)
         log.warning("rate limited (429): %s %s, every request of the bucket pauses %.1fs", method, path, wait)
         emit(self._hook, ClientEvent("cooldown", method, path, attempt=0, wait=wait, status=429))
         if wait > self._config.max_wait:
-            # Waiting requests would sleep past max_wait: refuse them now rather than let them hang.
-            blocked = {window.name for window in (self._global, extra) if window is not None}
-            for (_, key), queue in self._queues.items():
-                if key in blocked or "global" in blocked:
-                    self._fail_all(queue, wait)
+            # Every queued request shares the paused global bucket and would sleep past max_wait:
+            # refuse them now rather than let them hang.
+            for queue in self._queues.values():
+                self._fail_all(queue, wait)
         if self._limiting:
             self._dispatch()
         return wait
@@ -356,9 +369,11 @@ class Gate:
 
     def on_banned(self, error: IPBannedError, method: str, path: str) -> None:
         """A 418 arrived: refuse to send anything until the ban should be over."""
-        duration = error.retry_after if error.retry_after is not None else self._config.ban_duration
+        self.ban_strikes += 1
+        duration = error.retry_after
+        if duration is None:
+            duration = min(self._config.ban_duration * 2 ** (self.ban_strikes - 1), MAX_BAN)
         self._banned_until = max(self._banned_until, self._clock() + duration)
-        self._ban_error = error
         log.error("IP banned (418): %s %s, refusing every request for %.0fs", method, path, duration)
         emit(self._hook, ClientEvent("ban", method, path, attempt=0, wait=duration, status=418))
         # Waiters would only be refused after their wait: wake them now so they fail fast.

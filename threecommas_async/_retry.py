@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass
 from typing import Final, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_random_exponential
@@ -33,6 +34,7 @@ IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PATC
 """PATCH here sets fields to given values, so repeating it cannot do the work twice."""
 
 
+@dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """When and how the client repeats a failed request.
 
@@ -47,52 +49,29 @@ class RetryPolicy:
     :param retry_statuses: 5xx statuses worth repeating for idempotent methods.
     :param retry_rate_limited: repeat after a 429 once its cool-down is over. A 429 proves the server did
         nothing, so this applies to POST too.
+
+    Immutable, so one instance can be shared by many clients.
     """
 
-    __slots__ = (
-        "backoff_base",
-        "backoff_max",
-        "budget",
-        "deadline",
-        "max_attempts",
-        "retry_cost",
-        "retry_rate_limited",
-        "retry_statuses",
-        "timeout_cost",
-    )
+    max_attempts: int = 3
+    _: KW_ONLY
+    backoff_base: float = 0.25
+    backoff_max: float = 8.0
+    deadline: float = 60.0
+    budget: int = 500
+    retry_cost: int = 5
+    timeout_cost: int = 10
+    retry_statuses: frozenset[int] = frozenset({500, 502, 503, 504})
+    retry_rate_limited: bool = True
 
-    def __init__(
-        self,
-        max_attempts: int = 3,
-        *,
-        backoff_base: float = 0.25,
-        backoff_max: float = 8.0,
-        deadline: float = 60.0,
-        budget: int = 500,
-        retry_cost: int = 5,
-        timeout_cost: int = 10,
-        retry_statuses: frozenset[int] = frozenset({500, 502, 503, 504}),
-        retry_rate_limited: bool = True,
-    ) -> None:
-        if max_attempts < 1:
-            raise ValueError(f"max_attempts must be at least 1, got {max_attempts!r}")
-        if backoff_base < 0 or backoff_max < 0 or deadline < 0:
-            raise ValueError("backoff_base, backoff_max and deadline must not be negative")
-        self.max_attempts = max_attempts
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
-        self.deadline = deadline
-        self.budget = budget
-        self.retry_cost = retry_cost
-        self.timeout_cost = timeout_cost
-        self.retry_statuses = retry_statuses
-        self.retry_rate_limited = retry_rate_limited
-
-    def __repr__(self) -> str:
-        return (
-            f"RetryPolicy(max_attempts={self.max_attempts}, backoff_base={self.backoff_base}, "
-            f"backoff_max={self.backoff_max}, deadline={self.deadline}, budget={self.budget})"
-        )
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
+            raise ValueError(f"RetryPolicy: max_attempts must be an integer >= 1, got {self.max_attempts!r}")
+        if not (self.backoff_base >= 0 and self.backoff_max >= 0 and self.deadline >= 0):
+            raise ValueError("RetryPolicy: backoff_base, backoff_max and deadline must not be negative")
+        if self.budget < 0 or self.retry_cost < 0 or self.timeout_cost < 0:
+            raise ValueError("RetryPolicy: budget and costs must not be negative")
+        object.__setattr__(self, "retry_statuses", frozenset(self.retry_statuses))
 
 
 class RetryBudget:

@@ -13,6 +13,8 @@ import hashlib
 import hmac
 from typing import TYPE_CHECKING, Final, Protocol
 
+from yarl import URL
+
 if TYPE_CHECKING:
     from aiohttp import ClientRequest, ClientResponse
     from aiohttp.client_middlewares import ClientHandlerType
@@ -26,6 +28,7 @@ __all__ = [
     "signed_message",
 ]
 
+DEFAULT_BASE_URL: Final = "https://api.3commas.io/public/api"
 APIKEY_HEADER: Final = "Apikey"
 SIGNATURE_HEADER: Final = "Signature"
 
@@ -130,27 +133,40 @@ def signed_message(scheme: str, raw_path: str, raw_query: str, body: bytes | Non
 
 
 class SigningMiddleware:
-    """aiohttp client middleware that adds ``Apikey`` and ``Signature`` to every request it sees.
+    """aiohttp client middleware that adds ``Apikey`` and ``Signature`` to requests for 3Commas.
 
     Use it with your own session::
 
         session = aiohttp.ClientSession(middlewares=(SigningMiddleware(key, api_secret=secret),))
+
+    Only requests under ``base_url`` (same scheme, host and port, path below its path) are signed; any
+    other request, a redirect to another host included, passes through without key or signature.
     """
 
-    __slots__ = ("_api_key", "_signer")
+    __slots__ = ("_api_key", "_origin", "_prefix", "_signer")
 
     def __init__(
         self,
         api_key: str,
         api_secret: str | bytes | None = None,
         private_key: str | bytes | None = None,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
     ) -> None:
         if not api_key:
             raise ValueError("api_key is empty")
         self._api_key = api_key
         self._signer = make_signer(api_secret, private_key)
+        base = URL(base_url)
+        if not base.is_absolute():
+            raise ValueError(f"base_url must be an absolute URL, got {base_url!r}")
+        self._origin = base.origin()
+        self._prefix = base.raw_path.rstrip("/") + "/"
 
     async def __call__(self, request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
+        url = request.url
+        if url.origin() != self._origin or not url.raw_path.startswith(self._prefix):
+            return await handler(request)
         body = request.body
         data = await body.as_bytes() if body else None
         message = signed_message(

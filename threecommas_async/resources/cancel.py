@@ -15,24 +15,28 @@ from time import monotonic
 from typing import TYPE_CHECKING, Final
 
 from .._errors import (
-    APIConnectionError,
     PermissionDeniedError,
-    ResponseDecodeError,
-    ServerError,
     ThreeCommasError,
     UnprocessableEntityError,
+    may_have_acted,
 )
+from .._ratelimit import RISK_REDUCING
 from ..models import SmartTrade
 
 if TYPE_CHECKING:
     from .smart_trades import SmartTrades
 
-__all__ = ["DEFAULT_CONCURRENCY", "FINAL_STATUSES", "CancelResult", "cancel_many"]
+__all__ = ["CANCELLING", "DEFAULT_CONCURRENCY", "FINAL_STATUSES", "CancelResult", "cancel_many", "status_of"]
 
 DEFAULT_CONCURRENCY: Final = 32
 
-FINAL_STATUSES: Final = frozenset({"cancellation_pending", "cancelled", "finished", "failed"})
-"""Statuses after which a cancel has nothing left to do (``cancellation_pending``: a cancel is under way)."""
+CANCELLING: Final = frozenset({"cancellation_pending", "cancelled"})
+"""A cancel is under way or done."""
+
+CLOSED_OTHERWISE: Final = frozenset({"finished", "failed", "panic_sell_pending"})
+"""Over, or being closed at market: nothing for a cancel to do, and no cancel of ours led here."""
+
+FINAL_STATUSES: Final = CANCELLING | CLOSED_OTHERWISE
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +45,8 @@ class CancelResult:
 
     ``ok`` is True when the SmartTrade is cancelled or on its way there, or was already final.
     ``already_final`` tells the second case apart: this call did not cancel it, it was cancelled,
-    finished or failed before (seen with a GET). ``error`` is set exactly when ``ok`` is False.
+    finished or failed before, or is being closed at market (``panic_sell_pending``), as a GET showed.
+    ``error`` is set exactly when ``ok`` is False.
     ``elapsed`` is the wall time spent on this id in seconds, retries and the checking GET included.
     """
 
@@ -56,31 +61,27 @@ class CancelResult:
         return self.error is None
 
 
-def _status_of(trade: SmartTrade) -> str | None:
+def status_of(trade: SmartTrade) -> str | None:
     status = trade.status
     if status is None:
         return None
     return status.basic_type or status.type
 
 
-def _may_have_acted(error: ThreeCommasError) -> bool:
-    """Could the server have done the work although this attempt failed?"""
-    if isinstance(error, APIConnectionError):
-        return error.maybe_sent
-    return isinstance(error, ServerError | ResponseDecodeError)
-
-
 async def _settle(resource: SmartTrades, id: int, error: ThreeCommasError) -> CancelResult:
     """Look at the trade to decide what an uncertain failure meant."""
     try:
-        trade = await resource.get(id)
+        trade = await resource._get(id, RISK_REDUCING)
     except ThreeCommasError:
         return CancelResult(id, None, error)
-    if _status_of(trade) in FINAL_STATUSES:
-        # A refusal (403/422) proves the trade was final before this call only if no earlier attempt of
-        # ours may have cancelled it; otherwise our request did the work and its answer was lost.
+    status = status_of(trade)
+    if status in CLOSED_OTHERWISE:
+        return CancelResult(id, trade, None, already_final=True)  # no DELETE of ours ends like this
+    if status in CANCELLING:
+        # A refusal (403/422) proves the trade was cancelled before this call only if no earlier attempt
+        # of ours may have cancelled it; otherwise our request did the work and its answer was lost.
         refused = isinstance(error, PermissionDeniedError | UnprocessableEntityError)
-        earlier = any(_may_have_acted(e) for e in error.attempts()[:-1])
+        earlier = any(may_have_acted(e) for e in error.attempts()[:-1])
         return CancelResult(id, trade, None, already_final=refused and not earlier)
     return CancelResult(id, trade, error)
 
@@ -88,10 +89,9 @@ async def _settle(resource: SmartTrades, id: int, error: ThreeCommasError) -> Ca
 async def _cancel_one(resource: SmartTrades, id: int) -> CancelResult:
     try:
         return CancelResult(id, await resource.cancel(id))
-    except (PermissionDeniedError, UnprocessableEntityError) as exc:
-        return await _settle(resource, id, exc)
     except ThreeCommasError as exc:
-        if _may_have_acted(exc):
+        refused = isinstance(exc, PermissionDeniedError | UnprocessableEntityError)
+        if refused or any(may_have_acted(e) for e in exc.attempts()):
             return await _settle(resource, id, exc)
         return CancelResult(id, None, exc)
 
@@ -119,18 +119,20 @@ async def _stream(resource: SmartTrades, unique: list[int], concurrency: int) ->
     if not unique:
         return
     pending: Iterator[int] = iter(unique)
-    results: asyncio.Queue[CancelResult | BaseException] = asyncio.Queue()
+    # Bounded: when the consumer stops reading (a break without aclose()), workers stop taking ids
+    # after at most `concurrency` more, instead of cancelling everything into an unread queue.
+    results: asyncio.Queue[CancelResult | BaseException] = asyncio.Queue(maxsize=concurrency)
 
     async def worker() -> None:
         try:
             for id in pending:
                 started = monotonic()
                 result = await _cancel_one(resource, id)
-                results.put_nowait(replace(result, elapsed=monotonic() - started))
+                await results.put(replace(result, elapsed=monotonic() - started))
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # a bug, not an API failure: surface it instead of hanging
-            results.put_nowait(exc)
+            await results.put(exc)
 
     workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(unique)))]
     try:

@@ -8,6 +8,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from .._encoding import encode_body, encode_query
+from .._errors import (
+    PermissionDeniedError,
+    ThreeCommasError,
+    UnprocessableEntityError,
+    may_have_acted,
+)
 from .._ratelimit import NORMAL, RISK_REDUCING
 from ..models import (
     AddFundsParams,
@@ -24,7 +30,7 @@ from ..models._decoders import (
     SMART_TRADE_LIST_DECODER,
     TRADE_LIST_DECODER,
 )
-from .cancel import DEFAULT_CONCURRENCY, CancelResult, cancel_many
+from .cancel import CANCELLING, DEFAULT_CONCURRENCY, CancelResult, cancel_many, status_of
 
 if TYPE_CHECKING:
     from .._client import ThreeCommasClient
@@ -55,9 +61,13 @@ class SmartTrades:
     # -- reads ----------------------------------------------------------------------------------------
     async def get(self, id: int) -> SmartTrade:
         """GET /v2/smart_trades/{id}."""
+        return await self._get(id, NORMAL)
+
+    async def _get(self, id: int, priority: int) -> SmartTrade:
+        # Cancels check their outcome with a GET; it waits with them, not behind the reads they overtake.
         path = f"{_BASE}/{_check_id('id', id)}"
         return await self._client._call(
-            "GET", path, "", None, "GET /v2/smart_trades/{id}", NORMAL, SMART_TRADE_DECODER
+            "GET", path, "", None, "GET /v2/smart_trades/{id}", priority, SMART_TRADE_DECODER
         )
 
     async def list(
@@ -198,19 +208,33 @@ class SmartTrades:
     # -- risk-reducing: served first when requests wait for the rate limit ------------------------------
     async def cancel(self, id: int) -> SmartTrade:
         """DELETE /v2/smart_trades/{id}. The answer shows ``cancellation_pending``; GET later sees
-        ``cancelled``. An empty answer (older API versions sent 204) is followed by a GET."""
+        ``cancelled``. An empty answer (older API versions sent 204) is followed by a GET.
+
+        When a first attempt's answer was lost and the retry is refused (403/422) because the trade is
+        already cancelling, the first attempt did the work: a GET confirms it and the trade is returned.
+        """
         path = f"{_BASE}/{_check_id('id', id)}"
-        trade: SmartTrade | None = await self._client._call(
-            "DELETE",
-            path,
-            "",
-            None,
-            "DELETE /v2/smart_trades/{id}",
-            RISK_REDUCING,
-            SMART_TRADE_DECODER,
-            allow_empty=True,
-        )
-        return trade if trade is not None else await self.get(id)
+        try:
+            trade: SmartTrade | None = await self._client._call(
+                "DELETE",
+                path,
+                "",
+                None,
+                "DELETE /v2/smart_trades/{id}",
+                RISK_REDUCING,
+                SMART_TRADE_DECODER,
+                allow_empty=True,
+            )
+        except (PermissionDeniedError, UnprocessableEntityError) as exc:
+            if not any(may_have_acted(e) for e in exc.attempts()[:-1]):
+                raise
+            try:
+                trade = await self._get(id, RISK_REDUCING)
+            except ThreeCommasError:
+                raise exc from None
+            if status_of(trade) not in CANCELLING:
+                raise
+        return trade if trade is not None else await self._get(id, RISK_REDUCING)
 
     async def close_by_market(self, id: int) -> SmartTrade:
         """POST /v2/smart_trades/{id}/close_by_market: the panic close."""
@@ -219,14 +243,12 @@ class SmartTrades:
     async def close_trade_by_market(self, id: int, trade_id: int) -> SmartTrade:
         """POST /v2/smart_trades/{id}/trades/{trade_id}/close_by_market."""
         suffix = f"/trades/{_check_id('trade_id', trade_id)}/close_by_market"
-        return await self._action(
-            "POST", id, suffix, RISK_REDUCING, template="/trades/{trade_id}/close_by_market"
-        )
+        return await self._action("POST", id, suffix, RISK_REDUCING, template="/trades/{id}/close_by_market")
 
     async def cancel_trade(self, id: int, trade_id: int) -> SmartTrade:
         """DELETE /v2/smart_trades/{id}/trades/{trade_id}: cancel one order of a SmartTrade."""
         suffix = f"/trades/{_check_id('trade_id', trade_id)}"
-        return await self._action("DELETE", id, suffix, RISK_REDUCING, template="/trades/{trade_id}")
+        return await self._action("DELETE", id, suffix, RISK_REDUCING, template="/trades/{id}")
 
     def cancel_many(
         self, ids: Iterable[int], *, concurrency: int = DEFAULT_CONCURRENCY

@@ -68,7 +68,7 @@ async def _aiohttp(base_url: str, ids: list[int], concurrency: int) -> Counter[i
     it = iter(ids)
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(
-        connector=connector, middlewares=(SigningMiddleware(KEY, api_secret=SECRET),)
+        connector=connector, middlewares=(SigningMiddleware(KEY, api_secret=SECRET, base_url=base_url),)
     ) as session:
 
         async def worker() -> None:

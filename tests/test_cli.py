@@ -1,0 +1,523 @@
+"""The operator command line, end to end: the installed ``threecommas-async`` as a subprocess against a
+FakeThreeCommas served by the test's own event loop (hence ``asyncio.create_subprocess_exec``: a blocking
+``subprocess.run`` would stop the server from answering). Credentials go through the environment, the
+base URL through ``--base-url``. Every run is checked for leaks: neither the secret nor any ``Signature``
+the command sent may appear in its output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pty
+import re
+import shutil
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import parse_qs
+
+import aiohttp
+import pytest
+
+from threecommas_async._signing import HMACSigner, RSASigner, signed_message
+from threecommas_async.testing import FakeThreeCommas, RateLimitRule, RateLimits
+
+FIXTURES: Final = Path(__file__).parent / "fixtures"
+TIMEOUT: Final = 30.0
+PENDING_OR_CANCELLED: Final = frozenset({"cancellation_pending", "cancelled"})
+
+
+def _command() -> list[str]:
+    """The installed console script (the venv's first), else ``python -m threecommas_async``."""
+    exe = shutil.which("threecommas-async", path=str(Path(sys.executable).parent)) or shutil.which(
+        "threecommas-async"
+    )
+    return [exe] if exe else [sys.executable, "-m", "threecommas_async"]
+
+
+COMMAND: Final = _command()
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def json_lines(self) -> list[dict[str, Any]]:
+        objects = [json.loads(line) for line in self.out.splitlines() if line.strip()]
+        assert all(isinstance(o, dict) for o in objects)
+        return objects
+
+    def rows(self) -> list[str]:
+        """Table lines after the header."""
+        return self.out.splitlines()[1:]
+
+
+def _env(
+    api_key: str | None, api_secret: str | None, extra: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("THREECOMMAS_")}
+    if api_key is not None:
+        env["THREECOMMAS_API_KEY"] = api_key
+    if api_secret is not None:
+        env["THREECOMMAS_API_SECRET"] = api_secret
+    env.update(extra or {})
+    return env
+
+
+async def cli(
+    server: FakeThreeCommas | None,
+    *args: str,
+    api_key: str | None = None,
+    api_secret: str | None = None,
+    no_credentials: bool = False,
+    env: Mapping[str, str] | None = None,
+    stdin: bytes | None = None,
+    tty_input: bytes | None = None,
+) -> Run:
+    """Run the command with ``--base-url`` of ``server`` and its credentials (unless overridden).
+
+    ``stdin``: bytes on a pipe (not a terminal); ``tty_input``: bytes typed on a pseudo-terminal;
+    neither: /dev/null. Asserts that no secret and no signature leaked into the output.
+    """
+    key: str | None
+    secret: str | None
+    if server is not None:
+        key = api_key if api_key is not None else server.api_key
+        secret = api_secret if api_secret is not None else server.api_secret
+        argv = [*COMMAND, "--base-url", server.base_url, *args]
+    else:
+        key, secret = api_key, api_secret
+        argv = [*COMMAND, *args]
+    environ = _env(None, None, env) if no_credentials else _env(key, secret, env)
+    master = slave = -1
+    if tty_input is not None:
+        master, slave = pty.openpty()
+        stdin_arg: int = slave
+    elif stdin is not None:
+        stdin_arg = asyncio.subprocess.PIPE
+    else:
+        stdin_arg = asyncio.subprocess.DEVNULL
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=stdin_arg,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=environ,
+        )
+        if tty_input is not None:
+            os.close(slave)
+            slave = -1
+            os.write(master, tty_input)
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(stdin), TIMEOUT)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            pytest.fail(f"{argv[len(COMMAND) :]} did not finish in {TIMEOUT} s")
+    finally:
+        for fd in (master, slave):
+            if fd >= 0:
+                os.close(fd)
+    assert proc.returncode is not None
+    run = Run(proc.returncode, out.decode(), err.decode())
+    _assert_no_leak(run, server, secret)
+    return run
+
+
+def _assert_no_leak(run: Run, server: FakeThreeCommas | None, secret: str | None) -> None:
+    text = run.out + run.err
+    assert "Traceback" not in text
+    secrets = {s for s in (secret, server.api_secret if server else None) if s}
+    for s in secrets:
+        assert s not in text
+    if server is None or not secret:
+        return
+    signer = HMACSigner(secret)
+    for rec in server.requests:  # the exact Signature value sent for each request (none has a body)
+        signature = signer.sign(signed_message("hmac", rec.path, rec.query, None))
+        assert signature not in text
+
+
+def deletes(server: FakeThreeCommas) -> list[int | None]:
+    return [r.trade_id for r in server.requests if r.method == "DELETE"]
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeThreeCommas]:
+    async with FakeThreeCommas() as fake:
+        yield fake
+
+
+# -- list -----------------------------------------------------------------------------------------------
+async def test_list_prints_one_page_as_an_aligned_table(server: FakeThreeCommas) -> None:
+    ids = server.seed_trades(12)
+    run = await cli(server, "smart-trades", "list")
+    assert run.code == 0, run.err
+    header, *rows = run.out.splitlines()
+    assert " ".join(header.split()) == "ID PAIR STATUS ACCOUNT TYPE CREATED (UTC) PROFIT USD PROFIT %"
+    assert len(rows) == 10  # the API's default page
+    assert {int(r.split()[0]) for r in rows} <= set(ids)
+    pair_at, status_at = header.index("PAIR"), header.index("STATUS")
+    for row in rows:
+        assert row[pair_at:].startswith("USDT_BTC ")
+        assert row[status_at:].startswith("waiting_targets ")
+        assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row)
+    assert "--page 2" in run.err  # a full page: say how to get more
+    assert [r.route for r in server.requests] == ["list"]
+
+
+async def test_list_all_pages_as_json_lines_parse_back(server: FakeThreeCommas) -> None:
+    ids = server.seed_trades(25)
+    # global options after the action are accepted too
+    run = await cli(server, "smart-trades", "list", "--all-pages", "--per-page", "10", "--json")
+    assert run.code == 0, run.err
+    trades = run.json_lines()
+    assert sorted(t["id"] for t in trades) == ids
+    first = trades[0]
+    assert first["pair"] == "USDT_BTC"
+    assert first["status"]["type"] == "waiting_targets"
+    assert first["account"]["id"] == 1
+    assert first["position"]["units"]["value"] == "0.01"  # Decimals travel as strings
+    queries = [parse_qs(r.query) for r in server.requests if r.route == "list"]
+    assert [(q["page"], q["per_page"]) for q in queries] == [
+        (["1"], ["10"]),
+        (["2"], ["10"]),
+        (["3"], ["10"]),
+    ]
+
+
+async def test_list_filters_reach_the_api(server: FakeThreeCommas) -> None:
+    server.seed_trades(3)
+    wanted = server.seed_trades(2, {"account_id": 7, "pair": "USDT_ETH"})
+    run = await cli(server, "--json", "smart-trades", "list", "--account", "7", "--pair", "usdt_eth")
+    assert run.code == 0, run.err
+    assert sorted(t["id"] for t in run.json_lines()) == wanted
+    query = server.requests[-1].query
+    assert "account_id=7" in query and "pair=USDT_ETH" in query
+
+
+# -- get / close-by-market ------------------------------------------------------------------------------
+async def test_get_shows_one_trade_and_not_found_is_one_line(server: FakeThreeCommas) -> None:
+    (trade_id,) = server.seed_trades(1)
+    table, as_json, missing = await asyncio.gather(
+        cli(server, "smart-trades", "get", str(trade_id)),
+        cli(server, "smart-trades", "get", str(trade_id), "--json"),
+        cli(server, "smart-trades", "get", "999999"),
+    )
+    assert table.code == 0, table.err
+    assert re.search(rf"^id\s+{trade_id}$", table.out, re.M)
+    assert re.search(r"^status\s+waiting_targets", table.out, re.M)
+    assert as_json.code == 0
+    (obj,) = as_json.json_lines()
+    assert obj["id"] == trade_id and obj["pair"] == "USDT_BTC"
+    assert missing.code == 1
+    assert missing.out == ""
+    assert missing.err.startswith("threecommas-async: not found:")
+    assert len(missing.err.strip().splitlines()) == 1
+
+
+async def test_close_by_market(server: FakeThreeCommas) -> None:
+    (trade_id,) = server.seed_trades(1)
+    run = await cli(server, "smart-trades", "close-by-market", str(trade_id))
+    assert run.code == 0, run.err
+    assert run.rows()[0].split()[0] == str(trade_id)
+    assert server.trade_status(trade_id) in {"panic_sell_pending", "finished"}
+    assert [r.route for r in server.requests] == ["close_by_market"]
+
+
+# -- cancel ---------------------------------------------------------------------------------------------
+async def test_cancel_changes_the_server_state(server: FakeThreeCommas) -> None:
+    ids = server.seed_trades(3)
+    run = await cli(server, "smart-trades", "cancel", str(ids[0]), str(ids[1]))
+    assert run.code == 0, run.err
+    assert server.trade_status(ids[0]) in PENDING_OR_CANCELLED
+    assert server.trade_status(ids[1]) in PENDING_OR_CANCELLED
+    assert server.trade_status(ids[2]) == "waiting_targets"
+    assert [row.split()[:3] for row in run.rows()[:2]] == [
+        [str(ids[0]), "USDT_BTC", "cancelled"],
+        [str(ids[1]), "USDT_BTC", "cancelled"],
+    ]
+    assert "2 SmartTrades: 2 cancelled, 0 already final, 0 failed" in run.out
+
+
+async def test_cancel_json_reports_already_final_and_failures(server: FakeThreeCommas) -> None:
+    live, done = server.seed_trades(2)
+    server.set_trade_status(done, "finished")
+    run = await cli(server, "--json", "smart-trades", "cancel", str(live), str(done), "999999")
+    assert run.code == 1  # one id was not cancelled
+    results = {r["id"]: r for r in run.json_lines()}
+    assert set(results) == {live, done, 999999}
+    assert results[live] | {"elapsed": 0} == {
+        "id": live,
+        "ok": True,
+        "already_final": False,
+        "result": "cancelled",
+        "status": "cancellation_pending",
+        "pair": "USDT_BTC",
+        "error": None,
+        "elapsed": 0,
+    }
+    assert results[done]["ok"] and results[done]["already_final"] and results[done]["status"] == "finished"
+    failed = results[999999]
+    assert failed["ok"] is False and failed["result"] == "failed"
+    assert failed["error"]["type"] == "NotFoundError"
+    assert failed["error"]["http_status"] == 404
+    assert "404" in failed["error"]["message"]
+    assert "3 SmartTrades: 1 cancelled, 1 already final, 1 failed" in run.err  # stdout stays pure JSON
+
+
+# -- cancel-all -----------------------------------------------------------------------------------------
+async def test_cancel_all_yes_cancels_exactly_the_matching_active_ones(server: FakeThreeCommas) -> None:
+    others = server.seed_trades(3)
+    mine = server.seed_trades(2, {"account_id": 7})
+    finished = server.add_trade({"account_id": 7}, status="finished")
+    run = await cli(server, "smart-trades", "cancel-all", "--account", "7", "--yes")
+    assert run.code == 0, run.err
+    assert sorted(i for i in deletes(server) if i is not None) == mine
+    assert all(server.trade_status(i) in PENDING_OR_CANCELLED for i in mine)
+    assert all(server.trade_status(i) == "waiting_targets" for i in others)
+    assert server.trade_status(finished) == "finished"
+    listing = server.requests[0]
+    assert listing.route == "list" and "status=active" in listing.query and "account_id=7" in listing.query
+    assert "2 SmartTrades: 2 cancelled, 0 already final, 0 failed" in run.out
+    assert "Cancel" not in run.err  # --yes: no question asked
+
+
+async def test_cancel_all_asks_on_a_terminal_and_y_cancels(server: FakeThreeCommas) -> None:
+    ids = server.seed_trades(3)
+    run = await cli(server, "smart-trades", "cancel-all", tty_input=b"y\n")
+    assert run.code == 0, run.err
+    assert "Cancel 3 SmartTrades? [y/N]" in run.err
+    lines = run.out.splitlines()
+    assert sorted(int(row.split()[0]) for row in lines[1:4]) == ids  # what it will cancel, shown first
+    assert lines[4] == ""
+    assert lines[5].split()[:3] == ["ID", "PAIR", "RESULT"]  # then what happened
+    assert sorted(i for i in deletes(server) if i is not None) == ids
+    assert all(server.trade_status(i) in PENDING_OR_CANCELLED for i in ids)
+
+
+async def test_cancel_all_answered_n_cancels_nothing(server: FakeThreeCommas) -> None:
+    ids = server.seed_trades(3)
+    run = await cli(server, "smart-trades", "cancel-all", tty_input=b"n\n")
+    assert run.code == 1
+    assert "Cancel 3 SmartTrades? [y/N]" in run.err
+    assert "nothing was cancelled" in run.err
+    assert deletes(server) == []
+    assert all(server.trade_status(i) == "waiting_targets" for i in ids)
+
+
+async def test_cancel_all_refuses_without_a_terminal_or_yes(server: FakeThreeCommas) -> None:
+    ids = server.seed_trades(2)
+    # "y" on a pipe is not a confirmation: only a person at a terminal (or --yes) can give one
+    piped, nothing = await asyncio.gather(
+        cli(server, "smart-trades", "cancel-all", stdin=b"y\n"),
+        cli(server, "smart-trades", "cancel-all"),
+    )
+    for run in (piped, nothing):
+        assert run.code == 2
+        assert "stdin is not a terminal" in run.err and "--yes" in run.err
+    assert deletes(server) == []
+    assert all(server.trade_status(i) == "waiting_targets" for i in ids)
+
+
+async def test_cancel_all_dry_run_sends_no_delete(server: FakeThreeCommas) -> None:
+    ids = server.seed_trades(4)
+    run = await cli(server, "--json", "smart-trades", "cancel-all", "--dry-run")
+    assert run.code == 0, run.err
+    assert sorted(t["id"] for t in run.json_lines()) == ids
+    assert "dry run" in run.err
+    assert {r.method for r in server.requests} == {"GET"}
+    assert deletes(server) == []
+    assert all(server.trade_status(i) == "waiting_targets" for i in ids)
+
+
+async def test_cancel_all_json_lists_then_reports_each_result(server: FakeThreeCommas) -> None:
+    ids = server.seed_trades(3)
+    closing = server.add_trade(status="cancellation_pending")
+    run = await cli(server, "smart-trades", "cancel-all", "--yes", "--json")
+    assert run.code == 0, run.err
+    lines = run.json_lines()
+    listing = [o for o in lines if "ok" not in o]
+    results = [o for o in lines if "ok" in o]
+    assert lines == listing + results  # the listing comes first
+    assert sorted(t["id"] for t in listing) == ids
+    assert sorted(r["id"] for r in results) == ids
+    assert all(r["ok"] and r["result"] == "cancelled" and r["error"] is None for r in results)
+    assert closing not in deletes(server)  # already on its way out: left alone, and said so
+    assert f"skipping 1 SmartTrade already being cancelled or closed ({closing})" in run.err
+    assert "3 SmartTrades: 3 cancelled, 0 already final, 0 failed" in run.err
+
+
+async def test_ctrl_c_during_a_cancel_exits_130_and_says_what_is_unknown(server: FakeThreeCommas) -> None:
+    ids = server.seed_trades(3)
+    server.faults.add("latency", route="cancel", delay=5.0, times=None)  # the DELETEs hang
+    proc = await asyncio.create_subprocess_exec(
+        *COMMAND,
+        "--base-url",
+        server.base_url,
+        "smart-trades",
+        "cancel",
+        *map(str, ids),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_env(server.api_key, server.api_secret),
+    )
+    async with asyncio.timeout(TIMEOUT):
+        for _ in range(int(TIMEOUT / 0.02)):  # the fake has no event to wait on: poll its record
+            if len(deletes(server)) == len(ids):
+                break
+            await asyncio.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        out, err = await proc.communicate()
+    run = Run(proc.returncode or 0, out.decode(), err.decode())
+    _assert_no_leak(run, server, server.api_secret)
+    assert run.code == 130
+    assert "interrupted after 0 of 3 SmartTrades settled" in run.err
+    assert "smart-trades list --status active" in run.err
+
+
+# -- failures -------------------------------------------------------------------------------------------
+async def test_missing_credentials_exit_2_before_any_request(server: FakeThreeCommas) -> None:
+    no_secret, nothing = await asyncio.gather(
+        cli(server, "smart-trades", "list", no_credentials=True, env={"THREECOMMAS_API_KEY": "k"}),
+        cli(server, "smart-trades", "cancel-all", "--yes", no_credentials=True),
+    )
+    for run in (no_secret, nothing):
+        assert run.code == 2
+        assert run.err.startswith("threecommas-async: missing credentials:")
+        assert "THREECOMMAS_API_SECRET" in run.err
+        assert run.out == ""
+    assert "THREECOMMAS_API_KEY or --api-key" in nothing.err
+    assert "THREECOMMAS_API_KEY or --api-key" not in no_secret.err
+    assert server.stats.requests == 0
+
+
+async def test_a_bad_secret_is_an_authentication_failure(server: FakeThreeCommas) -> None:
+    (trade_id,) = server.seed_trades(1)
+    bad = "not-the-secret-5f0c2a9e1b7d"
+    listing, cancelling = await asyncio.gather(
+        cli(server, "smart-trades", "list", api_secret=bad),
+        cli(server, "--json", "smart-trades", "cancel", str(trade_id), api_secret=bad),
+    )
+    assert listing.code == 3
+    assert listing.err.startswith("threecommas-async: authentication failed:")
+    assert "401" in listing.err
+    assert len(listing.err.strip().splitlines()) == 1
+    assert cancelling.code == 3  # a bulk cancel says it once and exits like any other 401
+    assert "authentication failed" in cancelling.err
+    assert cancelling.json_lines()[0]["error"]["type"] == "AuthenticationError"
+    assert server.trade_status(trade_id) == "waiting_targets"
+    assert server.stats.status_401 >= 2
+
+
+async def test_an_rsa_key_file_flag_wins_over_the_environment(server: FakeThreeCommas) -> None:
+    pem = FIXTURES / "rsa_test_private_key.pem"
+    server.add_key("rsa-operator", public_key=RSASigner(pem.read_text()).public_key_pem())
+    server.seed_trades(1)
+    run = await cli(
+        server,
+        "smart-trades",
+        "list",
+        "--api-key",
+        "rsa-operator",
+        "--private-key-file",
+        str(pem),
+        api_secret="a-wrong-secret-in-the-environment",
+    )
+    assert run.code == 0, run.err
+    assert {r.api_key for r in server.requests} == {"rsa-operator"}
+    assert server.stats.status_401 == 0
+
+
+async def test_an_ip_ban_exits_4_and_sends_nothing_more() -> None:
+    limits = RateLimits(global_rule=RateLimitRule(1, 60.0, 60.0), list_rule=None, ban=300.0)
+    async with FakeThreeCommas(rate_limit=limits) as server:
+        (trade_id,) = server.seed_trades(1)
+        url = f"{server.base_url}/v2/smart_trades/{trade_id}"
+        statuses = []
+        async with aiohttp.ClientSession(headers={"Apikey": server.api_key}) as session:
+            for _ in range(3):  # admitted (unsigned: 401), 429, then 418: the key is banned
+                async with session.get(url) as resp:
+                    statuses.append(resp.status)
+        assert statuses == [401, 429, 418]
+        before = server.stats.requests
+        run = await cli(server, "smart-trades", "get", str(trade_id))
+        assert run.code == 4
+        assert re.match(r"threecommas-async: IP banned by 3Commas for (29\d|300) s", run.err)
+        assert server.stats.requests == before + 1  # a 418 is never retried
+
+
+async def test_a_rate_limit_exits_5_without_provoking_a_ban() -> None:
+    # 3Commas' global rule (block 300 s); another user of the key has just used up the window
+    limits = RateLimits(global_rule=RateLimitRule(1, 60.0, 300.0), list_rule=None)
+    async with FakeThreeCommas(rate_limit=limits) as server:
+        (trade_id,) = server.seed_trades(1)
+        async with (
+            aiohttp.ClientSession(headers={"Apikey": server.api_key}) as session,
+            session.get(f"{server.base_url}/v2/smart_trades/{trade_id}") as resp,
+        ):
+            assert resp.status == 401  # uses up the one request of the window
+        run = await cli(server, "smart-trades", "get", str(trade_id))
+        assert run.code == 5
+        assert run.err.startswith("threecommas-async: rate limited by 3Commas")
+        assert server.stats.status_429 == 1
+        assert server.stats.status_418 == 0
+
+
+async def test_an_unreachable_server_exits_6() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again before the command runs: nothing listens there
+    run = await cli(
+        None,
+        "--base-url",
+        f"http://127.0.0.1:{port}/public/api",
+        "smart-trades",
+        "get",
+        "1",
+        api_key="k",
+        api_secret="some-secret-value",
+    )
+    assert run.code == 6
+    assert run.err.startswith("threecommas-async: connection failed:")
+    assert "some-secret-value" not in run.err
+
+
+async def test_bad_arguments_exit_2_with_usage(server: FakeThreeCommas) -> None:
+    runs = await asyncio.gather(
+        cli(server, "smart-trades", "get", "abc"),
+        cli(server, "smart-trades", "list", "--page", "2", "--all-pages"),
+        cli(server, "smart-trades", "list", "--per-page", "500"),
+        cli(server, "smart-trades", "cancel"),
+        cli(server, "--paper", "--real", "smart-trades", "list"),
+    )
+    for run in runs:
+        assert run.code == 2
+        assert "usage:" in run.err and "error:" in run.err
+    assert server.stats.requests == 0
+
+
+async def test_help_documents_the_command_tree_and_keeps_demo_and_fake_server() -> None:
+    top, cancel_all, fake = await asyncio.gather(
+        cli(None, "--help"),
+        cli(None, "smart-trades", "cancel-all", "--help"),
+        cli(None, "fake-server", "--help"),
+    )
+    assert top.code == 0
+    for word in ("smart-trades", "demo", "fake-server", "THREECOMMAS_API_KEY", "exit status"):
+        assert word in top.out
+    assert "global options" in top.out and "before the command group or after the action" in top.out
+    assert cancel_all.code == 0
+    for option in ("--yes", "--dry-run", "--account", "--pair", "--json"):
+        assert option in cancel_all.out
+    assert fake.code == 0 and "--seed-trades" in fake.out  # the fake's own options pass through

@@ -1,0 +1,101 @@
+"""Exit statuses of the command line, and the one line it prints for each expected failure.
+
+The SDK's exception messages carry method, path, status and the server's error text, never a key, a
+secret or a signature, so they can be shown as they are.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final
+
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    IPBannedError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseDecodeError,
+    ServerError,
+    ThreeCommasError,
+    UnprocessableEntityError,
+)
+
+__all__ = [
+    "EXIT_AUTH",
+    "EXIT_BANNED",
+    "EXIT_CODES_HELP",
+    "EXIT_CONNECTION",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_RATE_LIMITED",
+    "EXIT_USAGE",
+    "describe_error",
+]
+
+EXIT_OK: Final = 0
+EXIT_FAILED: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_AUTH: Final = 3
+EXIT_BANNED: Final = 4
+EXIT_RATE_LIMITED: Final = 5
+EXIT_CONNECTION: Final = 6
+EXIT_INTERRUPTED: Final = 130
+
+EXIT_CODES_HELP: Final = """\
+exit status:
+  0    done (a cancel: every SmartTrade cancelled or already final)
+  1    failed: some SmartTrade not cancelled, confirmation declined, not found,
+       refused by 3Commas (403/422), 3Commas server error
+  2    usage: bad arguments, missing or unusable credentials, no --yes without a terminal
+  3    authentication failed (401: bad key, secret, signature or IP whitelist)
+  4    IP banned by 3Commas (418): send nothing until the ban is over
+  5    rate limited (429) beyond what waiting and retrying could absorb
+  6    3Commas unreachable: connection refused or broken, timeout
+  130  interrupted (Ctrl-C)"""
+
+
+def _seconds(value: float | None) -> str:
+    return f" for {math.ceil(value)} s" if value is not None else ""
+
+
+def describe_error(exc: ThreeCommasError | ValueError) -> tuple[int, str]:
+    """The exit status and the one line (without the program name) for an expected failure."""
+    if isinstance(exc, ValueError):
+        return EXIT_USAGE, f"bad input: {exc}"
+    if isinstance(exc, AuthenticationError):
+        return EXIT_AUTH, (
+            f"authentication failed: {exc} (check the API key and its secret or private key, "
+            "the key's IP whitelist, and --base-url)"
+        )
+    if isinstance(exc, IPBannedError):
+        return EXIT_BANNED, (
+            f"IP banned by 3Commas{_seconds(exc.retry_after)}: {exc}. "
+            "Send nothing from this IP until the ban is over; every request meanwhile makes it longer"
+        )
+    if isinstance(exc, RateLimitError):
+        return (
+            EXIT_RATE_LIMITED,
+            f"rate limited by 3Commas{_seconds(exc.retry_after)}: {exc}; try again later",
+        )
+    if isinstance(exc, NotFoundError):
+        return EXIT_FAILED, f"not found: {exc}"
+    if isinstance(exc, PermissionDeniedError):
+        return EXIT_FAILED, f"refused (the key's permissions or the SmartTrade's state): {exc}"
+    if isinstance(exc, UnprocessableEntityError):
+        return EXIT_FAILED, f"rejected by 3Commas: {exc}"
+    if isinstance(exc, ServerError):
+        return EXIT_FAILED, f"3Commas server error: {exc}"
+    if isinstance(exc, APITimeoutError):
+        return EXIT_CONNECTION, f"timed out: {exc}"
+    if isinstance(exc, APIConnectionError):
+        return EXIT_CONNECTION, f"connection failed: {exc}"
+    if isinstance(exc, ResponseDecodeError):
+        return EXIT_FAILED, f"unexpected answer from 3Commas: {exc}"
+    if isinstance(exc, APIError):
+        return EXIT_FAILED, f"3Commas error: {exc}"
+    return EXIT_FAILED, f"{type(exc).__name__}: {exc}"
