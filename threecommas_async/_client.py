@@ -231,7 +231,6 @@ class ThreeCommasClient:
     ) -> T:
         session = self._ensure_session()
         holds_slot = await self._gate.acquire(endpoint, priority, method, path)
-        url_text = str(url)
         # The SDK error is raised after the except blocks, not inside them: raised inside, it would keep
         # the aiohttp exception as __context__, and some of those carry the request headers (Signature).
         failure: ThreeCommasError | None = None
@@ -253,30 +252,30 @@ class ThreeCommasClient:
                 content = await resp.read()
                 status = resp.status
                 if not 200 <= status < 300:
-                    raise self._error(method, path, url_text, status, content, resp.headers, endpoint)
+                    raise self._error(method, path, str(url), status, content, resp.headers, endpoint)
         except aiohttp.ConnectionTimeoutError:
             failure = APITimeoutError(
                 f"{method} {path}: timed out connecting to {self._origin}",
                 method=method,
-                url=url_text,
+                url=str(url),
                 maybe_sent=False,
             )
         except TimeoutError:
             failure = APITimeoutError(
-                f"{method} {path}: timed out waiting for the answer", method=method, url=url_text
+                f"{method} {path}: timed out waiting for the answer", method=method, url=str(url)
             )
         except aiohttp.ClientConnectorError as exc:
             failure = APIConnectionError(
                 f"{method} {path}: cannot connect to {self._origin}: {exc.os_error}",
                 method=method,
-                url=url_text,
+                url=str(url),
                 maybe_sent=False,
             )
         except (aiohttp.ClientError, OSError) as exc:
             failure = APIConnectionError(
                 f"{method} {path}: connection broke before the answer was complete ({type(exc).__name__})",
                 method=method,
-                url=url_text,
+                url=str(url),
             )
         finally:
             if holds_slot:
@@ -298,7 +297,7 @@ class ThreeCommasClient:
                 f"{method} {path} -> {status}: {what}: {exc}",
                 status=status,
                 method=method,
-                url=url_text,
+                url=str(url),
                 body=content.decode("utf-8", "replace"),
             ) from None
 

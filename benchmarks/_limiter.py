@@ -1,0 +1,174 @@
+"""Limiter micro-benchmark: the SDK's ``Gate`` against ``aiolimiter.AsyncLimiter``.
+
+- fast path: one coroutine acquires (and, for the Gate, releases) in a loop under a limit it never
+  reaches; nanoseconds per acquisition. ``Gate(None)`` is the limiter switched off (``rate_limit=None``,
+  what the cancel benchmarks use); ``await noop()`` is the floor of any awaited call.
+- 10,000 waiters: 10,000 tasks created at once ask for a slot under ``max_rate=100`` per 10 ms, so all
+  but the first 100 queue (the period is far longer than running 100 tasks takes, even on a slow machine);
+  wall and CPU time to serve them all, and CPU per acquisition. The ideal wall time is about
+  ``n / max_rate * period``; "tasks only" is the same 10,000 tasks without a limiter.
+
+The Gate counts a request from its grant until ``period`` after its release (a sliding log); aiolimiter
+is a leaky bucket (no release). Both allow the same 100-per-period rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import gc
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Final
+
+from aiolimiter import AsyncLimiter
+
+from threecommas_async._ratelimit import RISK_REDUCING, Gate, RateLimit
+
+FAST_MAX_RATE: Final = 1e9
+FAST_PERIOD: Final = 1.0
+WAIT_MAX_RATE: Final = 100
+WAIT_PERIOD: Final = 0.01
+
+ENDPOINT = "DELETE /v2/smart_trades/{id}"
+PATH = "/v2/smart_trades/30404547"
+
+
+@dataclass(frozen=True, slots=True)
+class LimiterResult:
+    key: str
+    label: str
+    scenario: str  # "fast_path" or "waiters"
+    acquisitions: int
+    wall_s: float
+    cpu_s: float
+    served: int
+
+    @property
+    def ns_per_acquire(self) -> float:
+        return self.wall_s / self.acquisitions * 1e9
+
+    @property
+    def cpu_us_per_acquire(self) -> float:
+        return self.cpu_s / self.acquisitions * 1e6
+
+
+async def _timed(body: Callable[[], Awaitable[int]]) -> tuple[float, float, int]:
+    gc.collect()
+    t0 = time.perf_counter()
+    c0 = time.process_time()
+    served = await body()
+    c1 = time.process_time()
+    t1 = time.perf_counter()
+    return t1 - t0, c1 - c0, served
+
+
+# -- fast path ---------------------------------------------------------------------------------------------
+
+
+async def _noop() -> bool:
+    return False
+
+
+async def _fast_noop(n: int) -> int:
+    noop = _noop
+    served = 0
+    for _ in range(n):
+        await noop()
+        served += 1
+    return served
+
+
+async def _fast_gate(gate: Gate, n: int) -> int:
+    acquire, release = gate.acquire, gate.release
+    served = 0
+    for _ in range(n):
+        if await acquire(ENDPOINT, RISK_REDUCING, "DELETE", PATH):
+            release(ENDPOINT)
+        served += 1
+    return served
+
+
+async def _fast_aiolimiter(limiter: AsyncLimiter, n: int) -> int:
+    acquire = limiter.acquire
+    served = 0
+    for _ in range(n):
+        await acquire()
+        served += 1
+    return served
+
+
+async def fast_path(n: int) -> list[LimiterResult]:
+    generous = RateLimit(max_rate=FAST_MAX_RATE, time_period=FAST_PERIOD)
+    cases: list[tuple[str, str, Callable[[], Awaitable[int]]]] = [
+        ("noop", "await noop() (floor)", lambda: _fast_noop(n)),
+        ("gate_off", "Gate(None) acquire (limiter off)", lambda: _fast_gate(Gate(None), n)),
+        ("gate", "Gate acquire + release", lambda: _fast_gate(Gate(generous), n)),
+        (
+            "aiolimiter",
+            "aiolimiter.AsyncLimiter acquire",
+            lambda: _fast_aiolimiter(AsyncLimiter(FAST_MAX_RATE, FAST_PERIOD), n),
+        ),
+    ]
+    results = []
+    for key, label, body in cases:
+        await body()  # warm up
+        wall, cpu, served = await _timed(body)
+        results.append(LimiterResult(key, label, "fast_path", n, wall, cpu, served))
+    return results
+
+
+# -- many waiters ------------------------------------------------------------------------------------------
+
+
+async def _waiters(n: int, one: Callable[[], Awaitable[None]]) -> int:
+    served = 0
+
+    async def task() -> None:
+        nonlocal served
+        await one()
+        served += 1
+
+    await asyncio.gather(*(task() for _ in range(n)))
+    return served
+
+
+async def many_waiters(n: int, max_rate: int, period: float) -> list[LimiterResult]:
+    async def nothing() -> None:
+        return None
+
+    def gate_one() -> Callable[[], Awaitable[None]]:
+        gate = Gate(RateLimit(max_rate=max_rate, time_period=period))
+
+        async def one() -> None:
+            if await gate.acquire(ENDPOINT, RISK_REDUCING, "DELETE", PATH):
+                gate.release(ENDPOINT)
+
+        return one
+
+    def aiolimiter_one() -> Callable[[], Awaitable[None]]:
+        limiter = AsyncLimiter(max_rate, period)
+        return limiter.acquire
+
+    cases: list[tuple[str, str, Callable[[], Callable[[], Awaitable[None]]]]] = [
+        ("tasks_only", "tasks only (no limiter)", lambda: nothing),
+        ("gate", "Gate acquire + release", gate_one),
+        ("aiolimiter", "aiolimiter.AsyncLimiter acquire", aiolimiter_one),
+    ]
+    results = []
+    for key, label, make in cases:
+        await _waiters(min(n, 1000), make())  # warm up on a fresh limiter
+        one = make()
+        wall, cpu, served = await _timed(functools.partial(_waiters, n, one))
+        results.append(LimiterResult(key, label, "waiters", n, wall, cpu, served))
+    return results
+
+
+def run_limiter(
+    *, fast_n: int, waiters: int, max_rate: int = WAIT_MAX_RATE, period: float = WAIT_PERIOD
+) -> list[LimiterResult]:
+    async def both() -> list[LimiterResult]:
+        return [*await fast_path(fast_n), *await many_waiters(waiters, max_rate, period)]
+
+    return asyncio.run(both())
