@@ -49,9 +49,11 @@ CREATE = SmartTradeCreate(
 
 @pytest.fixture
 async def client() -> AsyncIterator[tuple[FakeThreeCommas, ThreeCommasClient]]:
-    async with FakeThreeCommas(rate_limit=None, cancel_delay=0) as server:
-        async with ThreeCommasClient(server.api_key, server.api_secret, base_url=server.base_url) as c:
-            yield server, c
+    async with (
+        FakeThreeCommas(rate_limit=None, cancel_delay=0) as server,
+        ThreeCommasClient(server.api_key, server.api_secret, base_url=server.base_url) as c,
+    ):
+        yield server, c
 
 
 def status(trade: SmartTrade) -> str | None:
