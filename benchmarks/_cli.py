@@ -46,6 +46,10 @@ GOAL_RATE_RATIO = 5.0
 GOAL_RSS_MB = 150.0
 CONTENDED_BELOW = 0.9
 """A run where neither the client nor the server was busy this share of the wall time was disturbed."""
+LABEL_WIDTH = max(len(v.label) for v in VARIANTS)
+HAND_SIGNED = "c_aiohttp_msgspec"
+MIDDLEWARE_SIGNED = "e_aiohttp_middleware_msgspec"
+"""(e) is (c) with signing moved into ``SigningMiddleware``: (e) - (c) is the middleware's cost."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +280,7 @@ def _cancel_benchmark(server: ServerProcess, cfg: Config, reports: list[VariantR
                 server_busy = "n/a" if (sb := run.server_busy) is None else f"{sb:.0%}"
                 again = noisy and attempt < cfg.retries
                 print(
-                    f"  round {rnd + 1}/{cfg.rounds}  {report.variant.label:<40} "
+                    f"  round {rnd + 1}/{cfg.rounds}  {report.variant.label:<{LABEL_WIDTH}} "
                     f"{run.cancelled:>6}/{run.ids} cancelled  {run.cpu_us_per_cancel:8.1f} µs CPU/cancel  "
                     f"{run.cancels_per_s:9,.0f} cancels/s  busy {run.client_busy:.0%}/{server_busy}"
                     + ("  contended: repeated" if again else "  contended" if noisy else ""),
@@ -451,12 +455,31 @@ def _goals(reports: dict[str, VariantReport], rss: dict[str, Any], cfg: Config) 
     return goals
 
 
+def _middleware_cost(reports: dict[str, VariantReport]) -> dict[str, Any] | None:
+    """What signing in aiohttp's middleware chain costs over signing by hand: (e) - (c), CPU per cancel.
+
+    Both the difference of the medians and the median of same-round differences (the two runs of a
+    round share the machine's state, so pairing removes part of the noise between rounds)."""
+    c, e = reports.get(HAND_SIGNED), reports.get(MIDDLEWARE_SIGNED)
+    if c is None or e is None or not (c.available and e.available):
+        return None
+    pairs = [y.cpu_us_per_cancel - x.cpu_us_per_cancel for x, y in zip(c.kept, e.kept, strict=True)]
+    return {
+        "of": f"{MIDDLEWARE_SIGNED} - {HAND_SIGNED}",
+        "cpu_us_per_cancel": e.cpu_us_per_cancel - c.cpu_us_per_cancel,
+        "cpu_ratio": e.cpu_us_per_cancel / c.cpu_us_per_cancel,
+        "paired_round_diffs_us": pairs,
+        "paired_round_diff_median_us": statistics.median(pairs),
+        "rate_ratio": e.cancels_per_s / c.cancels_per_s,
+    }
+
+
 def _cancel_rows(reports: list[VariantReport]) -> list[list[str]]:
     base = next(r for r in reports if r.variant.key == BASELINE)
     rows: list[list[str]] = []
     for r in reports:
         if not r.available:
-            rows.append([f"{r.variant.label:<40}  {SKIPPED}"])
+            rows.append([f"{r.variant.label:<{LABEL_WIDTH}}  {SKIPPED}"])
             continue
         rows.append(
             [
@@ -571,6 +594,7 @@ def _report_json(
             "baseline": BASELINE,
             "statistic": "median over rounds of the kept run of each round (the last attempt)",
             "variants": variants,
+            "middleware_cost": _middleware_cost({r.variant.key: r for r in reports}),
         },
         "server": server_stats,
         "rss": rss,
@@ -640,6 +664,14 @@ def _print_report(
             _cancel_rows(reports),
         )
     )
+    mw = _middleware_cost({r.variant.key: r for r in reports})
+    if mw is not None:
+        diffs = ", ".join(f"{d:+.1f}" for d in mw["paired_round_diffs_us"])
+        print(
+            f"SigningMiddleware cost, (e) - (c): {mw['cpu_us_per_cancel']:+.1f} µs CPU/cancel "
+            f"({mw['cpu_ratio']:.3f} x (c)); same-round pairs: "
+            f"median {mw['paired_round_diff_median_us']:+.1f} µs [{diffs}]"
+        )
     repeated = [f"{r.variant.label} x{r.repeated}" for r in reports if r.available and r.repeated]
     if repeated:
         print(

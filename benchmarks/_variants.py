@@ -299,6 +299,38 @@ def py3cw_cancel(target: Target, warmup: Sequence[int], ids: Sequence[int], conc
     return Run(len(ids), ok, t1 - t0, c1 - c0, len(warmup), warm_ok, _delta(s0, s1))
 
 
+# -- (e) aiohttp + SigningMiddleware ----------------------------------------------------------------------
+
+
+async def aiohttp_middleware_msgspec(
+    target: Target, warmup: Sequence[int], ids: Sequence[int], concurrency: int
+) -> Run:
+    """Exactly :func:`aiohttp_msgspec`, except that the SDK's ``SigningMiddleware`` signs each request in
+    aiohttp's middleware chain instead of the worker signing by hand: (e) - (c) is the middleware's cost."""
+    from threecommas_async import SigningMiddleware
+    from threecommas_async.models._decoders import SMART_TRADE_DECODER
+
+    decode = SMART_TRADE_DECODER.decode
+    origin = target.origin
+    base = target.prefix + "/v2/smart_trades/"
+    signing = SigningMiddleware(target.api_key, api_secret=target.api_secret, base_url=target.base_url)
+    async with aiohttp.ClientSession(middlewares=(signing,)) as session:
+
+        async def worker(it: Iterator[int]) -> int:
+            ok = 0
+            for tid in it:
+                async with session.delete(f"{origin}{base}{tid}") as resp:
+                    if resp.status != 200:
+                        await resp.read()
+                        continue
+                    trade = decode(await resp.read())
+                if trade.id == tid and trade.status is not None and trade.status.type == PENDING:
+                    ok += 1
+            return ok
+
+        return await _measure_workers(worker, warmup, ids, concurrency, target.server_cpu_s)
+
+
 # -- the table of variants ---------------------------------------------------------------------------------
 
 AsyncVariant = Callable[[Target, Sequence[int], Sequence[int], int], Coroutine[Any, Any, Run]]
@@ -355,5 +387,12 @@ VARIANTS: Final[tuple[Variant, ...]] = (
         "from ThreadPoolExecutor(max_workers=C)",
         sync_fn=py3cw_cancel,
         available=py3cw_available,
+    ),
+    Variant(
+        "e_aiohttp_middleware_msgspec",
+        "(e) aiohttp + SigningMiddleware + msgspec",
+        "as (c), but signed by ClientSession(middlewares=(SigningMiddleware(key, api_secret=secret, "
+        "base_url=base_url),)) instead of by hand",
+        async_fn=aiohttp_middleware_msgspec,
     ),
 )
