@@ -8,15 +8,18 @@ the command sent may appear in its output.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import pty
 import re
+import shlex
 import shutil
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Mapping
+from asyncio.subprocess import Process
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -29,6 +32,7 @@ from threecommas_async._signing import HMACSigner, RSASigner, signed_message
 from threecommas_async.testing import FakeThreeCommas, RateLimitRule, RateLimits
 
 FIXTURES: Final = Path(__file__).parent / "fixtures"
+README: Final = Path(__file__).parent.parent / "README.md"
 TIMEOUT: Final = 30.0
 PENDING_OR_CANCELLED: Final = frozenset({"cancellation_pending", "cancelled"})
 
@@ -151,6 +155,41 @@ def deletes(server: FakeThreeCommas) -> list[int | None]:
     return [r.trade_id for r in server.requests if r.method == "DELETE"]
 
 
+async def start(server: FakeThreeCommas, *args: str, stdin: int = asyncio.subprocess.DEVNULL) -> Process:
+    """The command as a running process (stdout and stderr piped), for tests that act while it runs."""
+    return await asyncio.create_subprocess_exec(
+        *COMMAND,
+        "--base-url",
+        server.base_url,
+        *args,
+        stdin=stdin,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_env(server.api_key, server.api_secret),
+    )
+
+
+async def finish(proc: Process, server: FakeThreeCommas) -> Run:
+    async with asyncio.timeout(TIMEOUT):
+        out, err = await proc.communicate()
+    assert proc.returncode is not None
+    run = Run(proc.returncode, out.decode(), err.decode())
+    _assert_no_leak(run, server, server.api_secret)
+    return run
+
+
+async def until(condition: Callable[[], bool], running: Process | asyncio.Task[Run]) -> None:
+    """Poll (the fake has no event to wait on) until ``condition`` holds; fail if the command ends first."""
+    async with asyncio.timeout(TIMEOUT):
+        while not condition():
+            if isinstance(running, asyncio.Task):
+                if running.done():
+                    pytest.fail(f"the command ended early: {running.result()}")
+            elif running.returncode is not None:
+                pytest.fail(f"the command ended early with status {running.returncode}")
+            await asyncio.sleep(0.01)
+
+
 @pytest.fixture
 async def server() -> AsyncIterator[FakeThreeCommas]:
     async with FakeThreeCommas() as fake:
@@ -182,6 +221,7 @@ async def test_list_all_pages_as_json_lines_parse_back(server: FakeThreeCommas) 
     assert run.code == 0, run.err
     trades = run.json_lines()
     assert sorted(t["id"] for t in trades) == ids
+    assert {t["kind"] for t in trades} == {"smart_trade"}  # scripts tell lines apart by "kind"
     first = trades[0]
     assert first["pair"] == "USDT_BTC"
     assert first["status"]["type"] == "waiting_targets"
@@ -257,6 +297,7 @@ async def test_cancel_json_reports_already_final_and_failures(server: FakeThreeC
     results = {r["id"]: r for r in run.json_lines()}
     assert set(results) == {live, done, 999999}
     assert results[live] | {"elapsed": 0} == {
+        "kind": "cancel_result",
         "id": live,
         "ok": True,
         "already_final": False,
@@ -346,9 +387,10 @@ async def test_cancel_all_json_lists_then_reports_each_result(server: FakeThreeC
     run = await cli(server, "smart-trades", "cancel-all", "--yes", "--json")
     assert run.code == 0, run.err
     lines = run.json_lines()
-    listing = [o for o in lines if "ok" not in o]
-    results = [o for o in lines if "ok" in o]
+    listing = [o for o in lines if o["kind"] == "smart_trade"]
+    results = [o for o in lines if o["kind"] == "cancel_result"]
     assert lines == listing + results  # the listing comes first
+    assert [o for o in lines if o.get("ok") is False] == []  # jq 'select(.ok == false)': failed results only
     assert sorted(t["id"] for t in listing) == ids
     assert sorted(r["id"] for r in results) == ids
     assert all(r["ok"] and r["result"] == "cancelled" and r["error"] is None for r in results)
@@ -440,7 +482,7 @@ async def test_an_rsa_key_file_flag_wins_over_the_environment(server: FakeThreeC
 
 
 async def test_an_ip_ban_exits_4_and_sends_nothing_more() -> None:
-    limits = RateLimits(global_rule=RateLimitRule(1, 60.0, 60.0), list_rule=None, ban=300.0)
+    limits = RateLimits(global_rule=RateLimitRule(1, 60.0, 60.0), list_rule=None, ban=300.0, ban_grace=0.0)
     async with FakeThreeCommas(rate_limit=limits) as server:
         (trade_id,) = server.seed_trades(1)
         url = f"{server.base_url}/v2/smart_trades/{trade_id}"
@@ -453,7 +495,11 @@ async def test_an_ip_ban_exits_4_and_sends_nothing_more() -> None:
         before = server.stats.requests
         run = await cli(server, "smart-trades", "get", str(trade_id))
         assert run.code == 4
-        assert re.match(r"threecommas-async: IP banned by 3Commas for (29\d|300) s", run.err)
+        announced, reason = run.err.splitlines()
+        assert re.match(
+            r"threecommas-async: IP banned by 3Commas \(418 on GET .*\): sending nothing for", announced
+        )
+        assert re.match(r"threecommas-async: IP banned by 3Commas for (29\d|300) s", reason)
         assert server.stats.requests == before + 1  # a 418 is never retried
 
 
@@ -469,7 +515,12 @@ async def test_a_rate_limit_exits_5_without_provoking_a_ban() -> None:
             assert resp.status == 401  # uses up the one request of the window
         run = await cli(server, "smart-trades", "get", str(trade_id))
         assert run.code == 5
-        assert run.err.startswith("threecommas-async: rate limited by 3Commas")
+        *waits, last = run.err.splitlines()  # what it waited for (one line each), then why it gave up
+        assert (
+            waits[0]
+            == f"threecommas-async: rate limited (429 on GET /v2/smart_trades/{trade_id}): pausing 300s"
+        )
+        assert last.startswith("threecommas-async: rate limited by 3Commas")
         assert server.stats.status_429 == 1
         assert server.stats.status_418 == 0
 
@@ -489,7 +540,9 @@ async def test_an_unreachable_server_exits_6() -> None:
         api_secret="some-secret-value",
     )
     assert run.code == 6
-    assert run.err.startswith("threecommas-async: connection failed:")
+    *retries, last = run.err.splitlines()
+    assert last.startswith("threecommas-async: connection failed:")
+    assert all(line.startswith("threecommas-async: retrying GET /v2/smart_trades/1 in ") for line in retries)
     assert "some-secret-value" not in run.err
 
 
@@ -521,3 +574,276 @@ async def test_help_documents_the_command_tree_and_keeps_demo_and_fake_server() 
     for option in ("--yes", "--dry-run", "--account", "--pair", "--json"):
         assert option in cancel_all.out
     assert fake.code == 0 and "--seed-trades" in fake.out  # the fake's own options pass through
+    # `.ok | not` also selects the SmartTrade lines (no "ok" key); `.ok == false` only failed results
+    readme = README.read_text()
+    section = readme[readme.index("## Command line") :]
+    section = section[: section.index("\n## ")]
+    for text in (top.out, section):
+        assert "select(.ok == false)" in text
+        assert not [
+            line for line in text.splitlines() if ".ok | not" in line and "jq" in line and "$" in line
+        ]
+    for option in ("--quiet", "--max-rate", "--timeout", "default 8"):
+        assert option in top.out + cancel_all.out
+
+
+# -- what the reviewer found ----------------------------------------------------------------------------
+async def test_closing_stdout_never_stops_the_cancels() -> None:
+    # `cancel-all --yes | head -n 3`: head leaves after the first lines; every cancel must still be sent
+    async def piped_to_head(mode: list[str]) -> tuple[Run, list[int], FakeThreeCommas]:
+        async with FakeThreeCommas(rate_limit=None) as server:
+            ids = server.seed_trades(24)
+            server.faults.add("latency", route="cancel", delay=0.15, times=None)  # head is gone by then
+            command = shlex.join([*COMMAND, "--base-url", server.base_url, *mode, "smart-trades"])
+            proc = await asyncio.create_subprocess_exec(
+                "bash",
+                "-c",
+                f"{command} cancel-all --yes | head -n 3 >/dev/null; echo ${{PIPESTATUS[0]}}",
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=_env(server.api_key, server.api_secret),
+            )
+            return await finish(proc, server), ids, server
+
+    for run, ids, server in await asyncio.gather(piped_to_head([]), piped_to_head(["--json"])):
+        assert sorted(i for i in deletes(server) if i is not None) == ids
+        assert all(server.trade_status(i) in PENDING_OR_CANCELLED for i in ids)
+        assert run.out == "0\n"  # the exit status, per results: every one cancelled
+        assert "24 SmartTrades: 24 cancelled, 0 already final, 0 failed" in run.err  # the summary survives
+        assert re.search(
+            r"^threecommas-async: stdout closed; \d+ results( and \d+ SmartTrades)? not shown$", run.err, re.M
+        )
+        assert "Exception ignored" not in run.err
+
+
+async def test_cancel_all_lists_each_id_once_and_names_what_is_still_active() -> None:
+    async with FakeThreeCommas(rate_limit=None) as server:
+        ids = server.seed_trades(101)  # two pages of 100
+        stuck = ids[50]  # shown, but its cancel keeps failing
+        server.faults.add("http_503", method="DELETE", path=f"/v2/smart_trades/{stuck}", times=None)
+        server.faults.add("latency", route="list", delay=0.3, times=2)
+        task = asyncio.create_task(
+            cli(server, "--json", "--max-rate", "6000", "smart-trades", "cancel-all", "--yes")
+        )
+        # Page 2 is asked for while page 1 is shown: a trade created now shifts the pages, so the last
+        # one of page 1 comes again on page 2, and the new one is on neither.
+        await until(lambda: server.stats.by_route.get("list", 0) >= 2, task)
+        created = server.add_trade()
+        run = await task
+    assert run.code == 1
+    lines = run.json_lines()
+    listing = [o["id"] for o in lines if o["kind"] == "smart_trade"]
+    assert sorted(listing) == ids  # each once, the duplicate dropped
+    assert sorted(r["id"] for r in lines if r["kind"] == "cancel_result") == ids
+    assert [r["id"] for r in lines if r.get("ok") is False] == [stuck]  # jq 'select(.ok == false)'
+    assert "101 SmartTrades: 100 cancelled, 0 already final, 1 failed" in run.err
+    assert f"still active after the cancels: 1 SmartTrade of those shown ({stuck})" in run.err
+    assert re.search(rf"1 more active SmartTrade .* not cancelled: {created}; run cancel-all again", run.err)
+    assert created not in deletes(server)  # never shown, so never cancelled
+    assert server.trade_status(created) == "waiting_targets"
+    assert server.trade_status(stuck) == "waiting_targets"
+    routes = [r.route for r in server.requests]
+    assert routes[-1] == "list" and routes.count("list") >= 3  # the listing, then the check after the cancels
+
+
+async def test_cancel_all_fails_when_an_unlisted_trade_stays_active() -> None:
+    async with FakeThreeCommas(rate_limit=None) as server:
+        ids = server.seed_trades(101)
+        server.faults.add("latency", route="list", delay=0.3, times=2)
+        task = asyncio.create_task(cli(server, "--max-rate", "6000", "smart-trades", "cancel-all", "--yes"))
+        await until(lambda: server.stats.by_route.get("list", 0) >= 2, task)
+        created = server.add_trade()  # appears while cancel-all runs: it was never shown
+        run = await task
+    assert all(server.trade_status(i) in PENDING_OR_CANCELLED for i in ids)
+    assert server.trade_status(created) == "waiting_targets"
+    assert run.code == 1  # every shown one was cancelled, yet something matching is still active
+    assert str(created) in run.err
+
+
+async def test_credential_values_are_never_echoed(server: FakeThreeCommas) -> None:
+    pem = (FIXTURES / "rsa_test_private_key.pem").read_text()
+    runs = await asyncio.gather(
+        # the PEM text itself in the variable meant for its path
+        cli(server, "smart-trades", "list", env={"THREECOMMAS_PRIVATE_KEY_FILE": pem}, api_secret=""),
+        cli(server, "smart-trades", "list", "--private-key-file", "/nonexistent/hunter2/key.pem"),
+        # misspelt flags: argparse would print "unrecognized arguments: --api_secret TOPSECRET-1"
+        cli(server, "smart-trades", "list", "--api_secret", "TOPSECRET-1", "--pair=USDT_ETH", "extra"),
+        cli(server, "--api_secret", "TOPSECRET-2", "smart-trades", "list"),
+        cli(server, "smart-trades", "list", "--api=TOPSECRET-3"),
+    )
+    in_env, no_file, after, before, ambiguous = runs
+    for run in runs:
+        assert run.code == 2
+        assert run.out == ""
+        assert "TOPSECRET" not in run.err and "hunter2" not in run.err
+        assert not any(line in run.err for line in pem.splitlines()[1:-1])
+    assert in_env.err == (
+        "threecommas-async: THREECOMMAS_PRIVATE_KEY_FILE looks like key contents, not a path: "
+        "save the PEM key in a file (readable only by you) and give its path\n"
+    )
+    assert "BEGIN" not in in_env.err
+    assert no_file.err.startswith(
+        "threecommas-async: cannot read the private key file named by --private-key-file: "
+        "No such file or directory"
+    )
+    assert after.err.rstrip().endswith(
+        "error: unrecognized arguments: --api_secret and 2 more words (not shown)"
+    )
+    assert "usage:" in before.err and "invalid choice" in before.err
+    assert "ambiguous option" in ambiguous.err
+    assert server.stats.requests == 0
+
+
+async def test_keys_and_secrets_lose_surrounding_whitespace(server: FakeThreeCommas) -> None:
+    server.seed_trades(1)
+    from_env, from_flags = await asyncio.gather(
+        cli(
+            server,
+            "smart-trades",
+            "list",
+            api_key=f" {server.api_key}\n",
+            api_secret=f"{server.api_secret}\n",
+        ),
+        cli(
+            server,
+            "smart-trades",
+            "list",
+            "--api-key",
+            f"{server.api_key} ",
+            "--api-secret",
+            f"\t{server.api_secret}\r\n",
+        ),
+    )
+    assert from_env.code == 0, from_env.err
+    assert from_flags.code == 0, from_flags.err
+    assert server.stats.status_401 == 0
+
+
+async def test_ctrl_c_at_the_question_cancels_nothing_at_once(server: FakeThreeCommas) -> None:
+    server.seed_trades(3)
+    master, slave = pty.openpty()
+    try:
+        proc = await start(server, "smart-trades", "cancel-all", stdin=slave)
+        os.close(slave)
+        slave = -1
+        assert proc.stderr is not None
+        async with asyncio.timeout(TIMEOUT):
+            await proc.stderr.readuntil(b"Cancel 3 SmartTrades? [y/N] ")
+        proc.send_signal(signal.SIGINT)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(proc.wait()), 2.0)
+        exited_at_once = proc.returncode is not None
+        os.write(master, b"y\n")  # what an operator types next if the first Ctrl-C seemed lost
+        run = await finish(proc, server)
+    finally:
+        for fd in (master, slave):
+            if fd >= 0:
+                os.close(fd)
+    assert exited_at_once
+    assert run.code == 130
+    assert "interrupted at the prompt: nothing was cancelled" in run.err
+    assert deletes(server) == []
+
+
+async def test_bulk_cancel_failures_map_to_the_exit_status_of_their_cause() -> None:
+    async with FakeThreeCommas(rate_limit=None) as limited, FakeThreeCommas(rate_limit=None) as broken:
+        limited_ids = [str(i) for i in limited.seed_trades(3)]
+        limited.faults.add("rate_limit", route="cancel", times=None)  # 429 without Retry-After: 300 s
+        unreachable, mixed = broken.seed_trades(2)
+        for trade_id in (unreachable, mixed):
+            broken.faults.add(
+                "reset_before", method="DELETE", path=f"/v2/smart_trades/{trade_id}", times=None
+            )
+        rate_limited, disconnected, both = await asyncio.gather(
+            cli(limited, "smart-trades", "cancel", *limited_ids),
+            cli(broken, "--json", "smart-trades", "cancel", str(unreachable)),
+            cli(broken, "--json", "smart-trades", "cancel", str(mixed), "999999"),
+        )
+    assert rate_limited.code == 5
+    assert re.search(
+        r"^threecommas-async: 3 SmartTrades failed: rate limited by 3Commas", rate_limited.err, re.M
+    )
+    assert "rate limited (429 on DELETE /v2/smart_trades/" in rate_limited.err  # the pause was announced
+    assert "pausing 300s" in rate_limited.err
+    assert disconnected.code == 6
+    assert re.search(r"^threecommas-async: 1 SmartTrade failed: connection failed: ", disconnected.err, re.M)
+    assert both.code == 1  # two causes: neither status fits
+    assert re.search(r"^threecommas-async: 1 SmartTrade failed: connection failed: ", both.err, re.M)
+    assert re.search(r"^threecommas-async: 1 SmartTrade failed: not found: ", both.err, re.M)
+
+
+async def test_fewer_cancels_in_flight_and_rate_and_timeout_options() -> None:
+    async def max_rate() -> Run:
+        # --max-rate 3: three requests a minute, so the fourth cancel waits (here: until Ctrl-C)
+        async with FakeThreeCommas(rate_limit=None) as server:
+            ids = server.seed_trades(4)
+            proc = await start(server, "smart-trades", "cancel", *map(str, ids), "--max-rate", "3")
+            await until(lambda: len(deletes(server)) >= 3, proc)
+            await asyncio.sleep(0.3)
+            assert len(deletes(server)) == 3
+            proc.send_signal(signal.SIGINT)
+            return await finish(proc, server)
+
+    async with FakeThreeCommas(rate_limit=None) as server:
+        ids = server.seed_trades(12)
+        server.faults.add("latency", route="cancel", delay=0.4, times=None)
+        (slow,) = server.seed_trades(1)
+        server.faults.add("latency", route="get", delay=3.0, times=None)
+        default, timed_out, limited = await asyncio.gather(
+            cli(server, "smart-trades", "cancel", *map(str, ids)),
+            cli(server, "smart-trades", "get", str(slow), "--timeout", "0.1"),
+            max_rate(),
+        )
+        arrivals = sorted(r.time for r in server.requests if r.method == "DELETE")
+    assert default.code == 0, default.err
+    # Sent before the first answer could come back (each takes 0.4 s): the first wave, 8 in flight
+    assert len([t for t in arrivals if t < arrivals[0] + 0.4]) == 8
+    assert timed_out.code == 6
+    assert timed_out.err.splitlines()[-1].startswith("threecommas-async: timed out:")
+    assert limited.code == 130
+
+
+def test_cli_defaults_match_the_sdk() -> None:
+    from threecommas_async import RateLimit, _client, cli
+
+    assert cli.DEFAULT_TIMEOUT == _client.DEFAULT_TIMEOUT
+    assert RateLimit().max_rate == cli.DEFAULT_MAX_RATE and RateLimit().time_period == 60.0
+
+
+async def test_close_by_market_whose_answer_was_lost_asks_the_trade(server: FakeThreeCommas) -> None:
+    closed, not_closed = server.seed_trades(2)
+    # processed, then the connection drops unanswered / refused by a 503 before anything was done
+    server.faults.add("reset_after", path=f"/v2/smart_trades/{closed}/close_by_market")
+    server.faults.add("http_503", path=f"/v2/smart_trades/{not_closed}/close_by_market")
+    lost, failed = await asyncio.gather(
+        cli(server, "--json", "smart-trades", "close-by-market", str(closed)),
+        cli(server, "smart-trades", "close-by-market", str(not_closed)),
+    )
+    assert lost.code == 0, lost.err
+    assert server.trade_status(closed) in {"panic_sell_pending", "finished"}
+    (trade,) = lost.json_lines()
+    assert trade["kind"] == "smart_trade" and trade["id"] == closed
+    assert re.search(r"the answer was lost \(connection failed: .*\), but a GET confirmed it", lost.err)
+    assert failed.code == 1
+    assert "3Commas server error" in failed.err
+    assert f"a GET shows SmartTrade {not_closed} with status waiting_targets: it was not closed" in failed.err
+    assert server.trade_status(not_closed) == "waiting_targets"
+
+
+async def test_retries_are_one_stderr_line_each_unless_quiet(server: FakeThreeCommas) -> None:
+    loud_id, quiet_id = server.seed_trades(2)
+    for trade_id in (loud_id, quiet_id):
+        server.faults.add("http_503", method="DELETE", path=f"/v2/smart_trades/{trade_id}")
+    loud, quiet = await asyncio.gather(
+        cli(server, "--json", "smart-trades", "cancel", str(loud_id)),
+        cli(server, "--json", "smart-trades", "cancel", str(quiet_id), "--quiet"),
+    )
+    assert loud.code == 0 and quiet.code == 0
+    assert re.search(
+        rf"^threecommas-async: retrying DELETE /v2/smart_trades/{loud_id} in \d+\.\ds after ServerError 503$",
+        loud.err,
+        re.M,
+    )
+    assert "retrying" not in loud.out and "retrying" not in quiet.err
+    assert [r["ok"] for r in loud.json_lines() + quiet.json_lines()] == [True, True]

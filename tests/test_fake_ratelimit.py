@@ -32,7 +32,8 @@ async def statuses(session: aiohttp.ClientSession, url: str, n: int, method: str
 
 
 @pytest.mark.fake_3commas(
-    rate_limit=RateLimits(global_rule=RateLimitRule(3, 10.0, 10.0), list_rule=None, ban=5.0), cancel_delay=0
+    rate_limit=RateLimits(global_rule=RateLimitRule(3, 10.0, 10.0), list_rule=None, ban=5.0, ban_grace=0),
+    cancel_delay=0,
 )
 async def test_429_then_418_and_counters(
     fake_3commas: FakeThreeCommas, client: aiohttp.ClientSession
@@ -84,7 +85,9 @@ async def test_retry_after_on_429_when_enabled(
         assert resp.headers["Retry-After"] == "8"  # whole seconds, rounded up
 
 
-@pytest.mark.fake_3commas(rate_limit=RateLimits(global_rule=None, list_rule=RateLimitRule(2, 10.0, 10.0)))
+@pytest.mark.fake_3commas(
+    rate_limit=RateLimits(global_rule=None, list_rule=RateLimitRule(2, 10.0, 10.0), ban_grace=0)
+)
 async def test_list_rule_blocks_only_the_list(
     fake_3commas: FakeThreeCommas, client: aiohttp.ClientSession
 ) -> None:
@@ -97,14 +100,39 @@ async def test_list_rule_blocks_only_the_list(
     assert await statuses(client, f"{list_url}/{tid}", 1) == [418]
 
 
-@pytest.mark.fake_3commas(rate_limit=RateLimits(global_rule=RateLimitRule(1, 10.0, 10.0), list_rule=None))
-async def test_limits_are_per_api_key(fake_3commas: FakeThreeCommas, client: aiohttp.ClientSession) -> None:
+@pytest.mark.fake_3commas(
+    rate_limit=RateLimits(global_rule=RateLimitRule(1, 10.0, 10.0), list_rule=None, key_by="api_key")
+)
+async def test_key_by_api_key_counts_each_key_apart(
+    fake_3commas: FakeThreeCommas, client: aiohttp.ClientSession
+) -> None:
     fake_3commas.add_key("second", secret="second-secret")
     url = f"{fake_3commas.base_url}/v2/smart_trades"
     assert await statuses(client, url, 2) == [200, 429]
     mw = SigningMiddleware("second", api_secret="second-secret", base_url=fake_3commas.base_url)
     async with aiohttp.ClientSession(middlewares=(mw,)) as other:
         assert await statuses(other, url, 1) == [200]
+
+
+@pytest.mark.fake_3commas(
+    rate_limit=RateLimits(global_rule=RateLimitRule(1, 10.0, 10.0), list_rule=None, ban_grace=0)
+)
+async def test_limits_blocks_and_bans_are_per_ip_by_default(
+    fake_3commas: FakeThreeCommas, client: aiohttp.ClientSession
+) -> None:
+    # 3Commas bans the IP: a second key used from the same address shares the budget, block and ban.
+    assert fake_3commas.rate_limit is not None and fake_3commas.rate_limit.key_by == "ip"
+    fake_3commas.add_key("second", secret="second-secret")
+    url = f"{fake_3commas.base_url}/v2/smart_trades"
+    mw = SigningMiddleware("second", api_secret="second-secret", base_url=fake_3commas.base_url)
+    async with aiohttp.ClientSession(middlewares=(mw,)) as other:
+        assert await statuses(client, url, 1) == [200]
+        assert await statuses(other, url, 1) == [429]  # the other key, the same IP: over the limit
+        assert await statuses(other, url, 1) == [418]  # ... and sending on while blocked bans the IP
+        assert await statuses(client, url, 1) == [418]  # for every key
+    # Unsigned requests (no key at all) from that address are refused too.
+    async with aiohttp.ClientSession() as anonymous:
+        assert await statuses(anonymous, url, 1) == [418]
 
 
 async def test_documented_defaults_429_on_the_101st_request(
@@ -140,6 +168,10 @@ def test_scaled_limits() -> None:
     assert fast.global_rule == RateLimitRule(100, 0.5, 2.5)
     assert fast.list_rule == RateLimitRule(40, 10 / 120, 10 / 120)
     assert fast.ban == 1.0
+    # The grace covers network and client delays, which do not shrink with the speedup: a floor.
+    assert fast.ban_grace == 0.1
+    assert RateLimits.scaled(2).ban_grace == 0.5
+    assert fast.key_by == "ip"
     assert RateLimits.scaled(120, retry_after=True).retry_after is True
     with pytest.raises(ValueError, match="speedup"):
         RateLimits.scaled(0)
@@ -152,7 +184,7 @@ def test_sliding_window_counts_any_window() -> None:
     # At 1.3 the window (0.3, 1.3] already holds 0.8 and 1.1: refused, although no fixed window of
     # 1 s starting at the first request holds more than 2.
     assert [limiter.check("k", False, t)[0] for t in (0.0, 0.8, 1.1)] == [0, 0, 0]
-    assert limiter.check("k", False, 1.3) == (429, 5.0)
+    assert limiter.check("k", False, 1.3) == (429, 5.0, None)
 
 
 def test_fixed_window_resets_at_the_window_edge() -> None:
@@ -163,15 +195,162 @@ def test_fixed_window_resets_at_the_window_edge() -> None:
 
 def test_bans_grow_and_are_capped() -> None:
     limits = RateLimits(
-        global_rule=RateLimitRule(1, 1.0, 100.0), list_rule=None, ban=2.0, ban_growth=3.0, max_ban=10.0
+        global_rule=RateLimitRule(1, 1.0, 100.0),
+        list_rule=None,
+        ban=2.0,
+        ban_growth=3.0,
+        max_ban=10.0,
+        ban_grace=0.05,
     )
     limiter = RateLimiter(limits)
     assert limiter.check("k", False, 0.0)[0] == 0
-    assert limiter.check("k", False, 0.1) == (429, 100.0)
-    assert limiter.check("k", False, 0.2) == (418, 2.0)  # first ban
-    code, left = limiter.check("k", False, 1.2)  # during the ban: 418 with what is left of it
-    assert code == 418 and left == pytest.approx(1.0)
-    assert limiter.check("k", False, 2.3) == (418, 6.0)  # still blocked after the ban: a longer one
-    assert limiter.check("k", False, 8.4) == (418, 10.0)  # capped at max_ban
+    assert limiter.check("k", False, 0.1) == (429, 100.0, None)
+    assert limiter.check("k", False, 0.2) == (418, 2.0, 2.0)  # first ban
+    code, left, header = limiter.check("k", False, 1.2)  # during the ban: 418 with what is left of it
+    assert code == 418 and left == pytest.approx(1.0) and header == left
+    assert limiter.check("k", False, 2.3) == (418, 6.0, 6.0)  # still blocked after the ban: a longer one
+    assert limiter.check("k", False, 8.4) == (418, 10.0, 10.0)  # capped at max_ban
     limiter.reset()
     assert limiter.check("k", False, 9.0)[0] == 0
+
+
+def test_defaults_key_by_ip_with_a_one_second_grace() -> None:
+    limits = RateLimits()
+    assert limits.key_by == "ip"
+    assert limits.ban_grace == 1.0
+    with pytest.raises(ValueError, match="key_by"):
+        RateLimits(key_by="user")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="ban_grace"):
+        RateLimits(ban_grace=-1.0)
+
+
+def test_requests_within_the_grace_get_429_and_later_ones_418() -> None:
+    limits = RateLimits(global_rule=RateLimitRule(1, 10.0, 5.0), list_rule=None, ban=2.0, ban_grace=0.5)
+    limiter = RateLimiter(limits)
+    assert limiter.check("k", False, 0.0)[0] == 0
+    assert limiter.check("k", False, 1.0) == (429, 5.0, None)  # the 429 that starts the block
+    code, left, _ = limiter.check("k", False, 1.4)  # in flight when the 429 went out: 429, no ban
+    assert code == 429 and left == pytest.approx(4.6)
+    assert limiter.check("k", False, 1.49)[0] == 429
+    assert limiter.check("k", False, 1.51) == (418, 2.0, 2.0)  # after the grace: keeping on sending
+    limiter.reset()
+    # A grace never outlives its block: once the block is over, requests are admitted again.
+    short = RateLimiter(RateLimits(global_rule=RateLimitRule(1, 0.1, 0.2), list_rule=None, ban_grace=1.0))
+    assert [short.check("k", False, t)[0] for t in (0.0, 0.05, 0.1, 0.3)] == [0, 429, 429, 0]
+
+
+def test_grace_429s_carry_retry_after_when_enabled() -> None:
+    limits = RateLimits(global_rule=RateLimitRule(1, 10.0, 5.0), list_rule=None, retry_after=True)
+    limiter = RateLimiter(limits)
+    limiter.check("k", False, 0.0)
+    assert limiter.check("k", False, 1.0) == (429, 5.0, 5.0)
+    code, left, header = limiter.check("k", False, 1.5)
+    assert code == 429 and header == left == pytest.approx(4.5)
+
+
+@pytest.mark.fake_3commas(
+    rate_limit=RateLimits(global_rule=RateLimitRule(3, 10.0, 10.0), list_rule=None, ban_grace=0.3)
+)
+async def test_requests_in_flight_at_the_429_are_not_banned(
+    fake_3commas: FakeThreeCommas, client: aiohttp.ClientSession
+) -> None:
+    url = f"{fake_3commas.base_url}/v2/smart_trades"
+
+    async def one() -> int:
+        async with client.get(url) as resp:
+            await resp.read()
+            return resp.status
+
+    # Ten at once: three fit, the other seven were already sent when the first 429 went out.
+    got = await asyncio.gather(*(one() for _ in range(10)))
+    assert sorted(got) == [200] * 3 + [429] * 7
+    assert fake_3commas.stats.status_429 == 7 and fake_3commas.stats.status_418 == 0
+    await asyncio.sleep(0.35)
+    # After the grace, the block still on: a request now is "keeping on sending".
+    assert await statuses(client, url, 1) == [418]
+
+
+@pytest.mark.fake_3commas(
+    rate_limit=RateLimits(global_rule=RateLimitRule(100, 10.0, 10.0), list_rule=None, ban_grace=0.2)
+)
+async def test_injected_429_starts_a_real_block_with_the_fault_retry_after(
+    fake_3commas: FakeThreeCommas, client: aiohttp.ClientSession
+) -> None:
+    url = f"{fake_3commas.base_url}/v2/smart_trades"
+    fake_3commas.faults.add("rate_limit", route="list", retry_after=0.6)
+    assert await statuses(client, url, 1) == [429]
+    async with client.get(url) as resp:  # within the grace: 429 again, not a 200
+        assert resp.status == 429
+        assert resp.headers["Retry-After"] == "1"  # the fault set retry_after: its block's 429s say so
+    await asyncio.sleep(0.25)
+    assert await statuses(client, url, 1) == [418]  # after the grace, within the block: banned
+    assert fake_3commas.stats.faults == {"rate_limit": 1}
+
+
+@pytest.mark.fake_3commas(
+    rate_limit=RateLimits(global_rule=RateLimitRule(100, 10.0, 10.0), list_rule=None, ban_grace=0.05)
+)
+async def test_waiting_out_an_injected_429_is_not_banned(
+    fake_3commas: FakeThreeCommas, client: aiohttp.ClientSession
+) -> None:
+    tid = fake_3commas.add_trade()
+    url = f"{fake_3commas.base_url}/v2/smart_trades/{tid}"
+    fake_3commas.faults.add("rate_limit", retry_after=0.2)
+    assert await statuses(client, url, 1) == [429]
+    await asyncio.sleep(0.25)
+    assert await statuses(client, url, 2) == [200, 200]
+    assert fake_3commas.stats.status_418 == 0
+
+
+@pytest.mark.parametrize(
+    ("limits", "fault", "expected"),
+    [
+        # The fault's block, else its retry_after, else the global rule's block, else 300 s.
+        (RateLimits(global_rule=RateLimitRule(100, 10.0, 7.0)), {"block": 3.0, "retry_after": 1.0}, 3.0),
+        (RateLimits(global_rule=RateLimitRule(100, 10.0, 7.0)), {"retry_after": 1.0}, 1.0),
+        (RateLimits(global_rule=RateLimitRule(100, 10.0, 7.0)), {}, 7.0),
+        (RateLimits.scaled(120), {}, 2.5),
+        (None, {}, 300.0),
+        (RateLimits(global_rule=None), {}, 300.0),
+    ],
+)
+async def test_how_long_an_injected_429_blocks(
+    limits: RateLimits | None, fault: dict[str, float], expected: float
+) -> None:
+    async with FakeThreeCommas(rate_limit=limits) as server:
+        server.faults.add("rate_limit", block=fault.get("block"), retry_after=fault.get("retry_after"))
+        mw = SigningMiddleware(server.api_key, api_secret=server.api_secret, base_url=server.base_url)
+        async with aiohttp.ClientSession(middlewares=(mw,)) as session:
+            url = f"{server.base_url}/v2/smart_trades"
+            assert await statuses(session, url, 1) == [429]
+            # The block's own 429s (within the grace) say how long it has left.
+            async with session.get(url) as resp:
+                assert resp.status == 429
+                text = (await resp.json())["error_description"]
+    left = float(text.removeprefix("Rate limit exceeded, access blocked for ").removesuffix(" s"))
+    assert expected - 0.5 < left <= expected
+
+
+@pytest.mark.fake_3commas(rate_limit=None)
+async def test_injected_429_blocks_even_with_rate_limits_off(
+    fake_3commas: FakeThreeCommas, client: aiohttp.ClientSession
+) -> None:
+    url = f"{fake_3commas.base_url}/v2/smart_trades"
+    fake_3commas.faults.add("rate_limit")
+    assert await statuses(client, url, 2) == [429, 429]  # 300 s block, 1 s grace
+    fake_3commas.reset()
+    assert await statuses(client, url, 1) == [200]
+
+
+@pytest.mark.fake_3commas(
+    rate_limit=RateLimits(global_rule=RateLimitRule(2, 10.0, 10.0), list_rule=None, ban_grace=0)
+)
+async def test_faults_come_after_the_rate_limiter(
+    fake_3commas: FakeThreeCommas, client: aiohttp.ClientSession
+) -> None:
+    url = f"{fake_3commas.base_url}/v2/smart_trades"
+    fake_3commas.faults.add("http_503", times=None)
+    # The client sent them: requests that got a fault count toward the limit.
+    assert await statuses(client, url, 3) == [503, 503, 429]
+    assert await statuses(client, url, 1) == [418]  # a block or ban wins over any fault
+    assert fake_3commas.stats.faults == {"http_503": 2}

@@ -160,21 +160,132 @@ def test_fixture_in_a_users_test_suite(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1)
 
 
-def test_plugin_without_pytest_asyncio_imports_and_skips(
-    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A pytest_asyncio that cannot be imported, ahead of the real one on sys.path.
+def _shadow_pytest_asyncio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pytest_asyncio that cannot be imported, ahead of the real one on sys.path."""
     shadow = tmp_path / "shadow" / "pytest_asyncio"
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text("raise ImportError('pytest-asyncio is not installed')\n")
+    env_path = os.pathsep.join([str(shadow.parent), os.environ.get("PYTHONPATH", "")])
+    monkeypatch.setenv("PYTHONPATH", env_path)
+
+
+def test_plugin_without_pytest_asyncio_imports_and_fails_the_test(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A skip would hide untested code: the test must not pass as "skipped".
+    _shadow_pytest_asyncio(tmp_path, monkeypatch)
     pytester.makepyfile(
         test_sync="def test_needs_server(fake_3commas):\n    raise AssertionError('not reached')\n"
     )
-    env_path = os.pathsep.join([str(shadow.parent), os.environ.get("PYTHONPATH", "")])
-    monkeypatch.setenv("PYTHONPATH", env_path)
-    result = pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider", "-rs")
-    result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(["*needs pytest-asyncio*"])
+    result = pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*fake_3commas fixture needs pytest-asyncio*"])
+    result.stdout.no_fnmatch_line("*not reached*")
+
+
+def test_plugin_with_pytest_asyncio_disabled_fails_the_test(pytester: pytest.Pytester) -> None:
+    # Installed but turned off with -p no:asyncio: the fixture could not run on any loop.
+    pytester.makepyfile(
+        test_sync="def test_needs_server(fake_3commas):\n    raise AssertionError('not reached')\n"
+    )
+    result = pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*fake_3commas fixture needs pytest-asyncio*"])
+
+
+def test_plugin_import_is_light() -> None:
+    # pytest imports the plugin in every run: it must not load the fake (aiohttp.web, msgspec, ...).
+    code = (
+        "import sys\n"
+        "import threecommas_async.testing._pytest_plugin\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('threecommas_async.testing'))\n"
+        "assert loaded == ['threecommas_async.testing', 'threecommas_async.testing._pytest_plugin'], loaded\n"
+        "assert 'aiohttp.web' not in sys.modules\n"
+        "from threecommas_async.testing import FakeThreeCommas, ROUTE_NAMES\n"
+        "assert 'cancel' in ROUTE_NAMES and FakeThreeCommas.__name__ == 'FakeThreeCommas'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_fixture_runs_on_the_loop_of_the_test_whatever_its_scope(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_loops=textwrap.dedent(
+            """
+            import asyncio
+
+            import aiohttp
+            import pytest
+            import pytest_asyncio
+            from threecommas_async._signing import SigningMiddleware
+
+            async def cancel(server):
+                tid = server.add_trade()
+                mw = SigningMiddleware(server.api_key, api_secret=server.api_secret, base_url=server.base_url)
+                timeout = aiohttp.ClientTimeout(total=5)
+                async with aiohttp.ClientSession(middlewares=(mw,), timeout=timeout) as s:
+                    async with s.delete(f"{server.base_url}/v2/smart_trades/{tid}") as r:
+                        assert r.status == 200
+
+            @pytest.mark.asyncio
+            async def test_function_loop(fake_3commas):
+                await cancel(fake_3commas)
+
+            @pytest.mark.asyncio(loop_scope="module")
+            async def test_module_loop(fake_3commas):
+                await cancel(fake_3commas)
+
+            @pytest.mark.asyncio(loop_scope="module")
+            async def test_module_loop_gets_a_fresh_server(fake_3commas):
+                assert fake_3commas.stats.requests == 0
+                await cancel(fake_3commas)
+
+            class TestInAClass:
+                @pytest.mark.asyncio(loop_scope="class")
+                async def test_class_loop(self, fake_3commas):
+                    await cancel(fake_3commas)
+
+            @pytest.mark.asyncio(loop_scope="session")
+            async def test_session_loop(fake_3commas):
+                await cancel(fake_3commas)
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-o", "asyncio_default_fixture_loop_scope=function"
+    )
+    result.assert_outcomes(passed=5)
+
+
+def test_fixture_follows_the_default_test_loop_scope(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_default=textwrap.dedent(
+            """
+            import aiohttp
+            import pytest
+            from threecommas_async._signing import SigningMiddleware
+
+            @pytest.mark.asyncio
+            async def test_server_answers_on_this_loop(fake_3commas):
+                s = fake_3commas
+                mw = SigningMiddleware(s.api_key, api_secret=s.api_secret, base_url=s.base_url)
+                timeout = aiohttp.ClientTimeout(total=5)
+                async with aiohttp.ClientSession(middlewares=(mw,), timeout=timeout) as session:
+                    async with session.get(f"{s.base_url}/v2/smart_trades") as r:
+                        assert r.status == 200
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess(
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "asyncio_default_fixture_loop_scope=function",
+        "-o",
+        "asyncio_default_test_loop_scope=module",
+    )
+    result.assert_outcomes(passed=1)
 
 
 def test_standalone_command_serves_until_terminated() -> None:

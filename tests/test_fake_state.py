@@ -238,6 +238,11 @@ async def test_list_pagination_bare_array_with_a_short_last_page(api: Api) -> No
         ({"per_page": "ten"}, "per_page"),
         ({"page": 0}, "page"),
         ({"status": "sleeping"}, "status"),
+        # Only the documented filters: exact status types are not list filters.
+        ({"status": "waiting_targets"}, "status"),
+        ({"status": "cancellation_pending"}, "status"),
+        ({"status": "created"}, "status"),
+        ({"status": "Cancelled"}, "status"),
         ({"order_by": "pair"}, "order_by"),
         ({"order_direction": "UP"}, "order_direction"),
         ({"from": "yesterday"}, "from"),
@@ -326,6 +331,48 @@ async def test_create_with_a_body_that_is_not_an_object_is_400(api: Api, raw: by
         "POST", "/v2/smart_trades", data=raw, headers={"Content-Type": "application/json"}
     )
     assert (code, err["error"]) == (400, "invalid_request")
+
+
+MARKET_BUY = {
+    "account_id": 1,
+    "pair": "USDT_BTC",
+    "position": {"type": "buy", "order_type": "market", "units": {"value": "0.01"}},
+}
+
+
+@pytest.mark.parametrize(
+    "content_type", [None, "text/plain", "application/x-www-form-urlencoded", "application/jsonx"]
+)
+async def test_a_json_body_without_the_json_content_type_is_400(api: Api, content_type: str | None) -> None:
+    raw = json.dumps(MARKET_BUY).encode()
+    headers = {"Content-Type": content_type} if content_type else {}
+    # aiohttp adds application/octet-stream to bytes bodies: skip_auto_headers keeps "none" as none.
+    code, err = await api.call(
+        "POST", "/v2/smart_trades", data=raw, headers=headers, skip_auto_headers=["Content-Type"]
+    )
+    assert (code, err["error"]) == (400, "invalid_request")
+    assert "Content-Type" in err["error_description"]
+    assert api.server.trade_ids() == []  # nothing created
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "application/json; charset=utf-8", "Application/JSON"]
+)
+async def test_json_content_type_with_parameters_is_accepted(api: Api, content_type: str) -> None:
+    raw = json.dumps(MARKET_BUY).encode()
+    await api.ok("POST", "/v2/smart_trades", 201, data=raw, headers={"Content-Type": content_type})
+
+
+async def test_bodiless_actions_need_no_content_type(api: Api) -> None:
+    tid = api.server.add_trade()
+    await api.ok("POST", f"/v2/smart_trades/{tid}/close_by_market", 201, skip_auto_headers=["Content-Type"])
+
+
+@pytest.mark.fake_3commas(rate_limit=None, strict_content_type=False)
+async def test_strict_content_type_false_accepts_any(api: Api) -> None:
+    raw = json.dumps(MARKET_BUY).encode()
+    await api.ok("POST", "/v2/smart_trades", 201, data=raw, headers={"Content-Type": "text/plain"})
+    assert len(api.server.trade_ids()) == 1
 
 
 # ----------------------------------------------------------------------------------------------- actions

@@ -7,6 +7,7 @@ secret or a signature, so they can be shown as they are.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Final
 
 from ._errors import (
@@ -35,6 +36,7 @@ __all__ = [
     "EXIT_RATE_LIMITED",
     "EXIT_USAGE",
     "describe_error",
+    "describe_failures",
 ]
 
 EXIT_OK: Final = 0
@@ -49,14 +51,17 @@ EXIT_INTERRUPTED: Final = 130
 EXIT_CODES_HELP: Final = """\
 exit status:
   0    done (a cancel: every SmartTrade cancelled or already final)
-  1    failed: some SmartTrade not cancelled, confirmation declined, not found,
-       refused by 3Commas (403/422), 3Commas server error
+  1    failed: some SmartTrade not cancelled (or still active after cancel-all),
+       confirmation declined, not found, refused by 3Commas (403/422), 3Commas
+       server error, or a bulk cancel whose failures had different causes
   2    usage: bad arguments, missing or unusable credentials, no --yes without a terminal
   3    authentication failed (401: bad key, secret, signature or IP whitelist)
   4    IP banned by 3Commas (418): send nothing until the ban is over
   5    rate limited (429) beyond what waiting and retrying could absorb
   6    3Commas unreachable: connection refused or broken, timeout
-  130  interrupted (Ctrl-C)"""
+  130  interrupted (Ctrl-C)
+A bulk cancel exits 3 or 4 when any id failed that way, else 5 or 6 when every
+failure had that cause; stderr has one line per distinct cause."""
 
 
 def _seconds(value: float | None) -> str:
@@ -99,3 +104,25 @@ def describe_error(exc: ThreeCommasError | ValueError) -> tuple[int, str]:
     if isinstance(exc, APIError):
         return EXIT_FAILED, f"3Commas error: {exc}"
     return EXIT_FAILED, f"{type(exc).__name__}: {exc}"
+
+
+def describe_failures(errors: Sequence[ThreeCommasError]) -> tuple[int, list[str]]:
+    """The exit status and the lines (one per distinct cause, in order of first appearance) for the
+    failed ids of a bulk cancel. A bad key or a ban wins whatever else happened; a rate limit or an
+    unreachable server gives its own status only when every failure had that cause."""
+    groups: dict[type[ThreeCommasError], list[ThreeCommasError]] = {}
+    for error in errors:
+        groups.setdefault(type(error), []).append(error)
+    codes: set[int] = set()
+    lines: list[str] = []
+    for group in groups.values():
+        code, message = describe_error(group[0])
+        codes.add(code)
+        n = len(group)
+        lines.append(f"{n} SmartTrade{'' if n == 1 else 's'} failed: {message}")
+    if not codes:
+        return EXIT_OK, lines
+    for code in (EXIT_AUTH, EXIT_BANNED):
+        if code in codes:
+            return code, lines
+    return (codes.pop() if len(codes) == 1 else EXIT_FAILED), lines

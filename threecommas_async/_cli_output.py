@@ -1,13 +1,21 @@
 """Output of the command line: aligned tables for people, JSON lines for scripts, tqdm progress on stderr.
 
-Rules: data goes to stdout (a table, or one JSON object per line); everything meant for a person only
-(prompts, hints, the progress bar, the summary in ``--json`` mode, errors) goes to stderr, so
-``threecommas-async --json ... | jq`` always reads clean JSON. Nothing here ever prints a credential.
+Rules: data goes to stdout (a table, or one JSON object per line, each with a ``"kind"``); everything
+meant for a person only (prompts, hints, the progress bar, the summary in ``--json`` mode, retries and
+cool-downs, errors) goes to stderr, so ``threecommas-async --json ... | jq`` always reads clean JSON.
+Nothing here ever prints a credential.
+
+Output never stops a write command: when stdout goes away (``| head``) or fails, it is pointed at
+/dev/null, the lines that could not be shown are counted, and the command reports the count at the end.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
+import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -17,10 +25,14 @@ import msgspec
 from tqdm import tqdm
 
 from ._errors import APIError, ThreeCommasError
+from ._events import ClientEvent
 from .models import SmartTrade
 from .resources.cancel import CancelResult
 
 __all__ = [
+    "KIND_CANCEL_RESULT",
+    "KIND_SMART_TRADE",
+    "EventPrinter",
     "Output",
     "detail_rows",
     "outcome",
@@ -35,6 +47,9 @@ TRADE_RIGHT: Final = frozenset({0, 3, 6, 7})
 RESULT_HEADERS: Final = ("ID", "PAIR", "RESULT", "STATUS", "ERROR")
 RESULT_RIGHT: Final = frozenset({0})
 EMPTY: Final = "-"
+KIND_SMART_TRADE: Final = "smart_trade"
+KIND_CANCEL_RESULT: Final = "cancel_result"
+_TRADE_PREFIX: Final = b'{"kind":"smart_trade"'
 
 
 def _text(value: object) -> str:
@@ -163,10 +178,12 @@ def result_row(result: CancelResult) -> list[str]:
 
 
 def result_to_builtins(result: CancelResult) -> dict[str, Any]:
-    """A cancel result as one JSON object: what a script needs to decide what to do next."""
+    """A cancel result as one JSON object (``"kind": "cancel_result"``): what a script needs to decide
+    what to do next."""
     error = result.error
     trade = result.trade
     return {
+        "kind": KIND_CANCEL_RESULT,
         "id": result.id,
         "ok": result.ok,
         "already_final": result.already_final,
@@ -203,8 +220,22 @@ def format_table(headers: Sequence[str], rows: Iterable[Sequence[str]], right: f
     return [line(headers), *(line(r) for r in body)]
 
 
+def trade_json(trade: SmartTrade) -> str:
+    """A SmartTrade as one JSON object, exactly as the API describes it (Decimals as strings), with
+    ``"kind": "smart_trade"`` first so a script can tell it from a cancel result."""
+    body = msgspec.json.encode(trade)
+    if body == b"{}":
+        return _TRADE_PREFIX.decode() + "}"
+    return (_TRADE_PREFIX + b"," + body[1:]).decode()
+
+
 class Output:
-    """Where each kind of output goes, and whether a progress bar may be drawn."""
+    """Where each kind of output goes, and whether a progress bar may be drawn.
+
+    ``keep_going``: when writing to stdout fails (the reader went away, a full disk), point stdout at
+    /dev/null and carry on, counting what was not shown (:meth:`unshown_report`); a command that cancels
+    must never stop halfway because of its output. Without it the error propagates (a read can just stop).
+    """
 
     def __init__(
         self,
@@ -213,33 +244,80 @@ class Output:
         progress: bool,
         stdout: TextIO | None = None,
         stderr: TextIO | None = None,
+        keep_going: bool = False,
     ) -> None:
         self.json = json
         self.progress = progress
         self.stdout = stdout if stdout is not None else sys.stdout
         self.stderr = stderr if stderr is not None else sys.stderr
+        self.keep_going = keep_going
+        self.stdout_failure: str | None = None
+        """Why stdout stopped taking lines ("stdout closed", ...), or None while it works."""
+        self.unshown: Counter[str] = Counter()
+        """Lines lost after that, by what they were: "result", "SmartTrade" or "line"."""
 
     # -- data (stdout) ----------------------------------------------------------------------------------
-    def line(self, text: str) -> None:
+    def line(self, text: str, what: str = "line") -> None:
         """One line of data; clears any progress bar first so the two never interleave."""
-        tqdm.write(text, file=self.stdout)
-        self.stdout.flush()
+        if self.stdout_failure is not None:
+            self.unshown[what] += 1
+            return
+        try:
+            tqdm.write(text, file=self.stdout)
+            self.stdout.flush()
+        except OSError as exc:
+            self._stdout_failed(exc)
+            self.unshown[what] += 1
+            if not self.keep_going:
+                raise
 
-    def json_line(self, obj: Any) -> None:
-        """One JSON object: a SmartTrade Struct or plain builtins. Decimals become strings."""
-        self.line(msgspec.json.encode(obj).decode())
+    def _stdout_failed(self, exc: OSError) -> None:
+        closed = isinstance(exc, BrokenPipeError) or exc.errno == errno.EPIPE
+        reason = exc.strerror or type(exc).__name__
+        self.stdout_failure = "stdout closed" if closed else f"writing to stdout failed ({reason})"
+        # Whatever is still buffered goes to /dev/null too, so no later flush (at exit) fails again.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, self.stdout.fileno())
+            finally:
+                os.close(devnull)
+        except (OSError, ValueError):  # not a real file (tests), or already closed
+            pass
+
+    def unshown_report(self) -> str | None:
+        """ "stdout closed; N results not shown" when output was lost, else None."""
+        if self.stdout_failure is None:
+            return None
+        parts = []
+        if self.unshown["result"]:
+            parts.append(_count(self.unshown["result"], "result"))
+        if self.unshown["SmartTrade"]:
+            parts.append(_count(self.unshown["SmartTrade"], "SmartTrade"))
+        if not parts:
+            parts.append(_count(self.unshown["line"], "line"))
+        return f"{self.stdout_failure}; {' and '.join(parts)} not shown"
+
+    def json_line(self, obj: Any, what: str = "line") -> None:
+        """One JSON object of plain builtins. Decimals become strings."""
+        self.line(msgspec.json.encode(obj).decode(), what)
+
+    def trade_line(self, trade: SmartTrade) -> None:
+        self.line(trade_json(trade), "SmartTrade")
 
     def trades(self, trades: Sequence[SmartTrade]) -> None:
         if self.json:
             for trade in trades:
-                self.json_line(trade)
+                self.trade_line(trade)
             return
-        for text in format_table(TRADE_HEADERS, (trade_row(t) for t in trades), TRADE_RIGHT):
-            self.line(text)
+        header, *rows = format_table(TRADE_HEADERS, (trade_row(t) for t in trades), TRADE_RIGHT)
+        self.line(header)
+        for text in rows:
+            self.line(text, "SmartTrade")
 
     def trade_detail(self, trade: SmartTrade) -> None:
         if self.json:
-            self.json_line(trade)
+            self.trade_line(trade)
             return
         rows = detail_rows(trade)
         width = max(len(label) for label, _ in rows)
@@ -248,27 +326,35 @@ class Output:
 
     def results(self, results: Sequence[CancelResult]) -> None:
         """The cancel results as a table (``--json`` streams them one by one instead, see ``result``)."""
-        for text in format_table(RESULT_HEADERS, (result_row(r) for r in results), RESULT_RIGHT):
-            self.line(text)
+        header, *rows = format_table(RESULT_HEADERS, (result_row(r) for r in results), RESULT_RIGHT)
+        self.line(header)
+        for text in rows:
+            self.line(text, "result")
 
     def result(self, result: CancelResult) -> None:
-        self.json_line(result_to_builtins(result))
+        self.json_line(result_to_builtins(result), "result")
 
     # -- for people (stderr) ----------------------------------------------------------------------------
     def note(self, text: str) -> None:
-        tqdm.write(text, file=self.stderr)
-        self.stderr.flush()
+        try:
+            tqdm.write(text, file=self.stderr)
+            self.stderr.flush()
+        except (OSError, ValueError):  # stderr gone too: nobody can read it, and the work goes on
+            pass
 
     def error(self, text: str) -> None:
         """One line about a failure, prefixed with the program's name like every error of the CLI."""
         self.note(f"threecommas-async: {text}")
 
     def summary(self, text: str) -> None:
-        """The summary: part of the data in table mode, a note beside the JSON lines otherwise."""
-        if self.json:
+        """The summary: part of the data in table mode, a note beside the JSON lines otherwise (and on
+        stderr too once stdout is gone, so it is never lost)."""
+        if self.json or self.stdout_failure is not None:
             self.note(text)
         else:
             self.line(text)
+            if self.stdout_failure is not None:
+                self.note(text)
 
     def bar(self, *, desc: str, total: int | None, unit: str = " trade") -> tqdm[Any]:
         """A progress bar on stderr; drawn only on a terminal (``disable=None``) and without --no-progress."""
@@ -281,3 +367,48 @@ class Output:
             disable=None if self.progress else True,
             dynamic_ncols=True,
         )
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f}s" if value < 10 else f"{value:.0f}s"
+
+
+class EventPrinter:
+    """The client's ``event_hook``: one stderr line per retry, 429 cool-down or 418 ban, so that a wait is
+    never silent. The events carry method, path, status and the exception's class name: no header, key,
+    secret or signature. ``quiet`` turns it off. Several 429s answered at once (requests that were in
+    flight together) pause the same bucket: only a pause that ends later than the one announced is shown.
+    """
+
+    def __init__(self, out: Output, *, quiet: bool = False) -> None:
+        self.out = out
+        self.quiet = quiet
+        self._paused_until = 0.0
+        self._banned_until = 0.0
+
+    def __call__(self, event: ClientEvent) -> None:
+        if self.quiet:
+            return
+        line = self.describe(event)
+        if line is not None:
+            self.out.error(line)
+
+    def describe(self, event: ClientEvent) -> str | None:
+        where = f"{event.method} {event.path}"
+        if event.kind == "retry":
+            cause = " ".join(str(p) for p in (event.error, event.status) if p is not None) or "a failure"
+            return f"retrying {where} in {_seconds(event.wait)} after {cause}"
+        until = time.monotonic() + event.wait
+        if event.kind == "cooldown":
+            if until <= self._paused_until + 1.0:
+                return None
+            self._paused_until = until
+            return f"rate limited (429 on {where}): pausing {_seconds(event.wait)}"
+        if until <= self._banned_until + 1.0:
+            return None
+        self._banned_until = until
+        return f"IP banned by 3Commas (418 on {where}): sending nothing for {_seconds(event.wait)}"

@@ -1,8 +1,10 @@
-"""``threecommas-async smart-trades ...``: the commands, as coroutines over one client.
+"""``threecommas-async smart-trades ...``: the commands, each a function of one :class:`Context`.
 
-Each command takes the client, the parsed arguments and an :class:`Output`, and returns the exit status.
-Expected failures (:class:`ThreeCommasError`, ``ValueError``) propagate to ``cli.main``, which turns them
-into one line on stderr and an exit status; per-id failures of a bulk cancel are results, not exceptions.
+A command drives the event loop of ``ctx.runner`` itself, so that ``cancel-all`` can ask its question
+*between* two runs of the loop: at the prompt the default SIGINT handler is in place and Ctrl-C stops
+the command at once. Expected failures (:class:`ThreeCommasError`, ``ValueError``) propagate to
+``cli.main``, which turns them into one line on stderr and an exit status; per-id failures of a bulk
+cancel are results, not exceptions.
 """
 
 from __future__ import annotations
@@ -10,18 +12,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Final, TextIO
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, TextIO, TypeVar
 
-from ._cli_errors import EXIT_AUTH, EXIT_BANNED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, describe_error
+from ._cli_errors import (
+    EXIT_AUTH,
+    EXIT_BANNED,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_RATE_LIMITED,
+    EXIT_USAGE,
+    describe_error,
+    describe_failures,
+)
 from ._cli_output import Output, trade_status
 from ._client import ThreeCommasClient
-from ._errors import AuthenticationError, IPBannedError
+from ._errors import ThreeCommasError, may_have_acted
 from .models import SmartTrade
 from .resources.cancel import CancelResult
 
 __all__ = [
     "Command",
+    "Context",
     "cancel",
     "cancel_all",
     "close_by_market",
@@ -29,21 +43,52 @@ __all__ = [
     "list_trades",
 ]
 
+T = TypeVar("T")
+
 API_DEFAULT_PER_PAGE: Final = 10
 """3Commas' page size when ``per_page`` is not sent."""
 
 CLOSING_STATUSES: Final = frozenset({"cancellation_pending", "panic_sell_pending"})
 """Active in the API's sense, but already on their way out: cancel-all leaves them alone."""
 
-Command = Callable[[ThreeCommasClient, argparse.Namespace, Output], Awaitable[int]]
+CLOSED_BY_MARKET: Final = frozenset({"panic_sell_pending", "finished"})
+"""What a SmartTrade shows once a close by market went through."""
+
+SHOWN_IDS: Final = 10
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every command works with: one event loop (kept across runs), one client, the arguments."""
+
+    runner: asyncio.Runner
+    client: ThreeCommasClient
+    args: argparse.Namespace
+    out: Output
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run one coroutine on the loop; Ctrl-C cancels it (and ends as KeyboardInterrupt)."""
+        return self.runner.run(coro)
+
+
+Command = Callable[[Context], int]
 
 
 def _plural(n: int, word: str = "SmartTrade") -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+def _ids(ids: Sequence[int]) -> str:
+    shown = ", ".join(str(i) for i in ids[:SHOWN_IDS])
+    return shown + (f", … ({len(ids) - SHOWN_IDS} more)" if len(ids) > SHOWN_IDS else "")
+
+
 # -- reads ----------------------------------------------------------------------------------------------
-async def list_trades(client: ThreeCommasClient, args: argparse.Namespace, out: Output) -> int:
+def list_trades(ctx: Context) -> int:
+    return ctx.run(_list_trades(ctx.client, ctx.args, ctx.out))
+
+
+async def _list_trades(client: ThreeCommasClient, args: argparse.Namespace, out: Output) -> int:
     filters = {"account_id": args.account, "pair": args.pair, "status": args.status}
     if args.all_pages:
         trades: list[SmartTrade] = []
@@ -51,7 +96,7 @@ async def list_trades(client: ThreeCommasClient, args: argparse.Namespace, out: 
         with out.bar(desc="listing", total=None) as bar:
             async for trade in client.smart_trades.iterate(**filters, per_page=args.per_page or 100):
                 if out.json:
-                    out.json_line(trade)  # stream: a script sees the first page before the last arrives
+                    out.trade_line(trade)  # stream: a script sees the first page before the last arrives
                 else:
                     trades.append(trade)
                 count += 1
@@ -72,35 +117,72 @@ async def list_trades(client: ThreeCommasClient, args: argparse.Namespace, out: 
     return EXIT_OK
 
 
-async def get(client: ThreeCommasClient, args: argparse.Namespace, out: Output) -> int:
-    out.trade_detail(await client.smart_trades.get(args.id))
-    return EXIT_OK
+def get(ctx: Context) -> int:
+    async def go() -> int:
+        ctx.out.trade_detail(await ctx.client.smart_trades.get(ctx.args.id))
+        return EXIT_OK
+
+    return ctx.run(go())
 
 
 # -- risk-reducing writes -------------------------------------------------------------------------------
-async def close_by_market(client: ThreeCommasClient, args: argparse.Namespace, out: Output) -> int:
-    trade = await client.smart_trades.close_by_market(args.id)
+def close_by_market(ctx: Context) -> int:
+    return ctx.run(_close_by_market(ctx.client, ctx.args.id, ctx.out))
+
+
+async def _close_by_market(client: ThreeCommasClient, trade_id: int, out: Output) -> int:
+    try:
+        trade = await client.smart_trades.close_by_market(trade_id)
+    except ThreeCommasError as exc:
+        if not any(may_have_acted(e) for e in exc.attempts()):
+            raise
+        # The request may have reached 3Commas and closed the trade although its answer was lost:
+        # only the trade itself can tell.
+        return await _check_close(client, trade_id, out, exc)
     out.trades([trade])
     if not out.json:
-        out.note(f"close by market requested for SmartTrade {args.id} (status {trade_status(trade) or '-'})")
+        out.note(f"close by market requested for SmartTrade {trade_id} (status {trade_status(trade) or '-'})")
     return EXIT_OK
 
 
-async def cancel(client: ThreeCommasClient, args: argparse.Namespace, out: Output) -> int:
-    ids = list(dict.fromkeys(args.ids))
-    return await _cancel(client, ids, args, out)
+async def _check_close(client: ThreeCommasClient, trade_id: int, out: Output, exc: ThreeCommasError) -> int:
+    code, message = describe_error(exc)
+    try:
+        trade = await client.smart_trades.get(trade_id)
+    except ThreeCommasError as check:
+        out.error(message)
+        out.error(
+            f"the close may or may not have gone through, and checking failed too: "
+            f"{describe_error(check)[1]}; look with 'smart-trades get {trade_id}'"
+        )
+        return code
+    status = trade_status(trade)
+    if status in CLOSED_BY_MARKET:
+        out.trades([trade])
+        out.note(
+            f"close by market of SmartTrade {trade_id}: the answer was lost ({message}), "
+            f"but a GET confirmed it: status {status}"
+        )
+        return EXIT_OK
+    out.error(message)
+    out.error(f"a GET shows SmartTrade {trade_id} with status {status or '-'}: it was not closed")
+    return code
 
 
-async def cancel_all(client: ThreeCommasClient, args: argparse.Namespace, out: Output) -> int:
-    found: list[SmartTrade] = []
-    with out.bar(desc="listing active", total=None) as bar:
-        async for trade in client.smart_trades.iterate(
-            status="active", account_id=args.account, pair=args.pair
-        ):
-            found.append(trade)
-            bar.update()
+def cancel(ctx: Context) -> int:
+    ids = list(dict.fromkeys(ctx.args.ids))
+
+    async def go() -> int:
+        return (await _cancel(ctx.client, ids, ctx.args, ctx.out))[0]
+
+    return ctx.run(go())
+
+
+def cancel_all(ctx: Context) -> int:
+    args, out = ctx.args, ctx.out
+    found = ctx.run(_list_active(ctx.client, args, out))
     closing = [t for t in found if trade_status(t) in CLOSING_STATUSES]
-    targets = [t for t in found if t.id is not None and trade_status(t) not in CLOSING_STATUSES]
+    targets = [t for t in found if trade_status(t) not in CLOSING_STATUSES]
     if closing:
         out.note(
             f"skipping {_plural(len(closing))} already being cancelled or closed "
@@ -121,12 +203,94 @@ async def cancel_all(client: ThreeCommasClient, args: argparse.Namespace, out: O
                 "Pass --yes to confirm, or --dry-run to only look."
             )
             return EXIT_USAGE
-        if not _confirm(f"Cancel {_plural(n)}? [y/N] ", out.stderr):
+        # Outside the event loop: the default SIGINT handler is in place, so Ctrl-C ends the wait now.
+        try:
+            confirmed = _confirm(f"Cancel {_plural(n)}? [y/N] ", out.stderr)
+        except KeyboardInterrupt:
+            out.note("")
+            out.error("interrupted at the prompt: nothing was cancelled")
+            return EXIT_INTERRUPTED
+        if not confirmed:
             out.note("aborted: nothing was cancelled")
             return EXIT_FAILED
+        # While the loop stood still, the server may have closed idle pooled connections: let the loop
+        # see that before the cancels pick a connection (a dead one would cost a retry).
+        ctx.run(_let_the_loop_catch_up())
     if not out.json:
         out.line("")  # the listing above, the results below
-    return await _cancel(client, [t.id for t in targets if t.id is not None], args, out)
+    shown = [t.id for t in targets if t.id is not None]
+    skipped = {t.id for t in closing if t.id is not None}
+    return ctx.run(_cancel_and_check(ctx.client, shown, skipped, args, out))
+
+
+async def _let_the_loop_catch_up() -> None:
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
+async def _list_active(client: ThreeCommasClient, args: argparse.Namespace, out: Output) -> list[SmartTrade]:
+    """Every active SmartTrade matching the filters, each id once: the pages may shift while trades
+    change, and a trade created meanwhile can show up on two of them."""
+    found: dict[int, SmartTrade] = {}
+    with out.bar(desc="listing active", total=None) as bar:
+        async for trade in client.smart_trades.iterate(
+            status="active", account_id=args.account, pair=args.pair
+        ):
+            if trade.id is not None and trade.id not in found:
+                found[trade.id] = trade
+                bar.update()
+    return list(found.values())
+
+
+async def _cancel_and_check(
+    client: ThreeCommasClient, shown: list[int], skipped: set[int], args: argparse.Namespace, out: Output
+) -> int:
+    code, _ = await _cancel(client, shown, args, out)
+    if code in (EXIT_AUTH, EXIT_BANNED, EXIT_RATE_LIMITED):
+        return code  # another listing would fail the same way, or make things worse
+    return await _check_nothing_left(client, shown, skipped, args, out, code)
+
+
+async def _check_nothing_left(
+    client: ThreeCommasClient,
+    shown: list[int],
+    skipped: set[int],
+    args: argparse.Namespace,
+    out: Output,
+    code: int,
+) -> int:
+    """List the active SmartTrades again: a cancel that failed, a trade the listing missed (its pages
+    shifted) or one created meanwhile is still there. Only the ones shown were confirmed, so the others
+    are named, not cancelled, and the exit status says something is still active."""
+    try:
+        left = await _list_active(client, args, out)
+    except ThreeCommasError as exc:
+        out.error(f"could not check what is still active after the cancels: {describe_error(exc)[1]}")
+        return code
+    still = [t.id for t in left if t.id is not None and trade_status(t) not in CLOSING_STATUSES]
+    shown_set = set(shown)
+    shown_left = [i for i in still if i in shown_set]
+    others = [i for i in still if i not in shown_set]
+    if shown_left:
+        out.error(
+            f"still active after the cancels: {_plural(len(shown_left))} of those shown "
+            f"({_ids(shown_left)}); look with 'smart-trades get ID', or run cancel-all again"
+        )
+        code = code or EXIT_FAILED
+    if others:
+        one = len(others) == 1
+        if set(others) <= skipped:
+            why = "being cancelled or closed when listed"
+        else:
+            why = "not listed (created while this ran, or missed as the listing's pages shifted)"
+        out.error(
+            f"{len(others)} more active SmartTrade{'' if one else 's'} {'matches' if one else 'match'} "
+            f"the filters but {'was' if one else 'were'} {why}, so {'it was' if one else 'they were'} "
+            f"not cancelled: {_ids(others)}; run cancel-all again to review {'it' if one else 'them'}"
+        )
+        # The panic button's promise is "nothing matching stays active": any that does is a failure.
+        code = code or EXIT_FAILED
+    return code
 
 
 def _stdin_is_tty() -> bool:
@@ -135,8 +299,8 @@ def _stdin_is_tty() -> bool:
 
 
 def _confirm(prompt: str, stream: TextIO) -> bool:
-    """Ask on ``stream``, read one line from stdin. Blocking on purpose: nothing else runs meanwhile, and a
-    thread would keep ``asyncio.run`` from returning after Ctrl-C."""
+    """Ask on ``stream``, read one line from stdin. Called between runs of the event loop, with Python's
+    default SIGINT handler: Ctrl-C raises KeyboardInterrupt out of the blocking read at once."""
     stream.write(prompt)
     stream.flush()
     answer = sys.stdin.readline()
@@ -147,7 +311,9 @@ def _confirm(prompt: str, stream: TextIO) -> bool:
 
 async def _cancel(
     client: ThreeCommasClient, ids: Sequence[int], args: argparse.Namespace, out: Output
-) -> int:
+) -> tuple[int, list[CancelResult]]:
+    """Cancel every id (output failures never stop it: ``out`` keeps going), report, and return the exit
+    status with the results."""
     stream = client.smart_trades.cancel_many(ids, concurrency=args.concurrency)
     done: dict[int, CancelResult] = {}
     try:
@@ -170,16 +336,13 @@ async def _cancel(
         out.results(results)
     cancelled = sum(1 for r in results if r.ok and not r.already_final)
     already = sum(1 for r in results if r.already_final)
-    failed = [r for r in results if not r.ok]
+    failed = [r.error for r in results if r.error is not None]
     out.summary(
         f"{_plural(len(results))}: {cancelled} cancelled, {already} already final, {len(failed)} failed"
     )
     if not failed:
-        return EXIT_OK
-    # A bad key or a ban fails every id the same way: say so once, with the status that names it.
-    for kind, code in ((AuthenticationError, EXIT_AUTH), (IPBannedError, EXIT_BANNED)):
-        first = next((r.error for r in failed if isinstance(r.error, kind)), None)
-        if first is not None:
-            out.error(describe_error(first)[1])
-            return code
-    return EXIT_FAILED
+        return EXIT_OK, results
+    code, lines = describe_failures(failed)
+    for line in lines:
+        out.error(line)
+    return code, results

@@ -12,24 +12,31 @@
     threecommas-async demo [--trades N] [--fault-rate F] [--concurrency C] [--seed S]
     threecommas-async fake-server [--port N] [more options of python -m threecommas_async.testing]
 
+    global options: --api-key --api-secret --private-key-file --base-url --paper/--real --json
+                    --no-progress --quiet --max-rate N --timeout SECONDS
+
 Global options go before ``smart-trades`` or after the action (``smart-trades list --json``); the
-last one given wins. Credentials come from the environment unless flags give them.
+last one given wins. Credentials come from the environment unless flags give them; no message ever
+shows a credential's value, and argparse's errors never echo the words they did not understand.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, ClassVar, Final, NoReturn
 
 from ._cli_errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, describe_error
 
 if TYPE_CHECKING:
-    from ._cli_output import Output
+    from ._client import ThreeCommasClient
+    from ._events import EventHook
 
 __all__ = ["Credentials", "UsageError", "build_parser", "main", "resolve_credentials"]
 
@@ -39,6 +46,12 @@ ENV_API_SECRET: Final = "THREECOMMAS_API_SECRET"
 ENV_PRIVATE_KEY_FILE: Final = "THREECOMMAS_PRIVATE_KEY_FILE"
 ENV_BASE_URL: Final = "THREECOMMAS_BASE_URL"
 DEFAULT_BASE_URL: Final = "https://api.3commas.io/public/api"  # the client's default, without importing it
+DEFAULT_TIMEOUT: Final = 30.0  # the client's DEFAULT_TIMEOUT (a test keeps the two equal)
+DEFAULT_MAX_RATE: Final = 100  # RateLimit().max_rate per 60 s: 3Commas' documented limit
+DEFAULT_CONCURRENCY: Final = 8
+"""Cancels in flight. 3Commas allows 100 requests a minute, so 8 in flight is plenty, and few enough that
+a server allowing less than assumed answers a handful with 429, not dozens (which would earn a 418)."""
+CREDENTIAL_FLAGS: Final = ("--api-key", "--api-secret", "--private-key-file")
 
 
 class UsageError(Exception):
@@ -53,20 +66,32 @@ class Credentials:
     api_key: str
     api_secret: str | None = field(default=None, repr=False)
     private_key: bytes | None = field(default=None, repr=False)
+    private_key_source: str | None = None
+    """The variable or flag that named the key file, for messages."""
+
+
+def _clean(value: str | None) -> str | None:
+    """Surrounding whitespace and newlines (``$(cat secret.txt)``, a pasted line) are never part of a key,
+    a secret or a path. Empty counts as unset."""
+    if value is None:
+        return None
+    return value.strip() or None
 
 
 def resolve_credentials(args: argparse.Namespace, environ: Mapping[str, str]) -> Credentials:
     """Flags win over the environment. The secret material is taken as a whole from one place: if either
     ``--api-secret`` or ``--private-key-file`` is given, the environment's secret and key file are ignored.
-    Empty variables count as unset."""
-    api_key = args.api_key or environ.get(ENV_API_KEY) or None
+    Empty variables count as unset. Messages name the variable or flag, never its value."""
+    api_key = _clean(args.api_key) or _clean(environ.get(ENV_API_KEY))
     if args.api_secret is not None or args.private_key_file is not None:
         if args.api_secret is not None and args.private_key_file is not None:
             raise UsageError("pass either --api-secret or --private-key-file, not both")
-        secret, key_file = args.api_secret or None, args.private_key_file or None
+        secret, key_file = _clean(args.api_secret), _clean(args.private_key_file)
+        key_source = "--private-key-file"
     else:
-        secret = environ.get(ENV_API_SECRET) or None
-        key_file = environ.get(ENV_PRIVATE_KEY_FILE) or None
+        secret = _clean(environ.get(ENV_API_SECRET))
+        key_file = _clean(environ.get(ENV_PRIVATE_KEY_FILE))
+        key_source = ENV_PRIVATE_KEY_FILE
         if secret is not None and key_file is not None:
             raise UsageError(
                 f"both {ENV_API_SECRET} and {ENV_PRIVATE_KEY_FILE} are set: unset one, "
@@ -85,59 +110,95 @@ def resolve_credentials(args: argparse.Namespace, environ: Mapping[str, str]) ->
     assert api_key is not None
     private_key: bytes | None = None
     if key_file is not None:
+        if "-----BEGIN" in key_file or "\n" in key_file or "\r" in key_file:
+            raise UsageError(
+                f"{key_source} looks like key contents, not a path: save the PEM key in a file "
+                "(readable only by you) and give its path"
+            )
         try:
             with open(key_file, "rb") as f:
                 private_key = f.read()
         except OSError as exc:
+            # strerror only: str(exc) would repeat the path
             raise UsageError(
-                f"cannot read the private key file {key_file!r}: {exc.strerror or exc}"
+                f"cannot read the private key file named by {key_source}: "
+                f"{exc.strerror or type(exc).__name__}"
             ) from None
-    return Credentials(api_key, secret, private_key)
+    return Credentials(api_key, secret, private_key, key_source if private_key is not None else None)
 
 
 # -- running the smart-trades commands ------------------------------------------------------------------
+WRITE_HANDLERS: Final = frozenset({"cancel", "cancel_all", "close_by_market"})
+"""Commands whose output must never stop them: they keep going when stdout goes away."""
+
+
 def _say(message: str) -> None:
-    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+    with contextlib.suppress(OSError, ValueError):
+        print(f"{PROG}: {message}", file=sys.stderr, flush=True)
 
 
 def _smart_trades(args: argparse.Namespace) -> int:
-    from ._cli_output import Output
-    from ._errors import ThreeCommasError
-
     try:
         credentials = resolve_credentials(args, os.environ)
     except UsageError as exc:
         _say(str(exc))
         return EXIT_USAGE
-    out = Output(json=args.json, progress=not args.no_progress)
+    # Imported only now: aiohttp takes most of the start-up time, and a usage error needs none of it.
+    from . import _cli_smart_trades as commands
+    from ._cli_output import EventPrinter, Output
+    from ._errors import ThreeCommasError
+
+    out = Output(json=args.json, progress=not args.no_progress, keep_going=args.handler in WRITE_HANDLERS)
     try:
-        return asyncio.run(_run(args, credentials, out))
+        client = _make_client(args, credentials, EventPrinter(out, quiet=args.quiet))
     except UsageError as exc:
         _say(str(exc))
         return EXIT_USAGE
-    except (ThreeCommasError, ValueError) as exc:
-        code, message = describe_error(exc)
-        _say(message)
-        return code
-
-
-async def _run(args: argparse.Namespace, credentials: Credentials, out: Output) -> int:
-    from . import _cli_smart_trades as commands
-    from ._client import ThreeCommasClient
-
     handler: commands.Command = getattr(commands, args.handler)
+    # One loop for the whole command (one client, one connection pool, one rate-limit window), run in
+    # steps: cancel-all asks its question between two of them, with Python's own SIGINT handling.
+    with asyncio.Runner() as runner:
+        try:
+            return handler(commands.Context(runner, client, args, out))
+        except (ThreeCommasError, ValueError) as exc:
+            code, message = describe_error(exc)
+            _say(message)
+            return code
+        finally:
+            with contextlib.suppress(Exception):
+                runner.run(client.close())
+            lost = out.unshown_report() if out.keep_going else None  # a read just stops, silently
+            if lost is not None:
+                _say(lost)
+
+
+def _make_client(args: argparse.Namespace, credentials: Credentials, hook: EventHook) -> ThreeCommasClient:
+    from ._client import DEFAULT_RATE_LIMIT, ThreeCommasClient
+    from ._client import DEFAULT_TIMEOUT as CLIENT_TIMEOUT
+    from ._ratelimit import RateLimit
+
+    # Only the client-wide window changes with --max-rate; the cool-downs, the ban handling and the list
+    # endpoint's own limit stay the SDK's.
+    rate_limit = (
+        DEFAULT_RATE_LIMIT if args.max_rate is None else RateLimit(max_rate=args.max_rate, time_period=60.0)
+    )
     try:
-        client = ThreeCommasClient(
+        return ThreeCommasClient(
             credentials.api_key,
             credentials.api_secret,
             credentials.private_key,
-            base_url=args.base_url or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL,
+            base_url=_clean(args.base_url) or _clean(os.environ.get(ENV_BASE_URL)) or DEFAULT_BASE_URL,
             forced_mode=args.forced_mode,
+            rate_limit=rate_limit,
+            timeout=CLIENT_TIMEOUT if args.timeout is None else args.timeout,
+            event_hook=hook,
         )
     except ValueError as exc:
+        if credentials.private_key_source is not None and "private_key" in str(exc):
+            raise UsageError(
+                f"the private key file named by {credentials.private_key_source} is not usable: {exc}"
+            ) from None
         raise UsageError(f"unusable settings: {exc}") from None
-    async with client:
-        return await handler(client, args, out)
 
 
 # -- the parser -----------------------------------------------------------------------------------------
@@ -148,6 +209,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
 
 
@@ -218,13 +289,36 @@ def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
         "--json",
         action="store_true",
         default=default(False),
-        help="print JSON lines (one object per SmartTrade or per cancel result) instead of a table",
+        help='print JSON lines instead of a table: one object per SmartTrade ("kind": "smart_trade") '
+        'or per cancel result ("kind": "cancel_result")',
     )
     group.add_argument(
         "--no-progress",
         action="store_true",
         default=default(False),
         help="never draw a progress bar (it is drawn on stderr only when stderr is a terminal)",
+    )
+    group.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=default(False),
+        help="no stderr line per retry, rate-limit pause or ban (errors and summaries are still shown)",
+    )
+    group.add_argument(
+        "--max-rate",
+        type=_positive_int,
+        metavar="N",
+        default=default(None),
+        help=f"requests per minute the client allows itself (default {DEFAULT_MAX_RATE}, 3Commas' limit); "
+        "lower it when other programs use the same key or IP",
+    )
+    group.add_argument(
+        "--timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        default=default(None),
+        help=f"time limit of each request (default {DEFAULT_TIMEOUT:g})",
     )
 
 
@@ -241,33 +335,99 @@ examples:
   {PROG} smart-trades list --status active
   {PROG} smart-trades cancel 31526921 31526922
   {PROG} smart-trades cancel-all --account 32281547 --dry-run
-  {PROG} --json smart-trades cancel-all --pair USDT_BTC --yes | jq -c 'select(.ok | not)'
+  {PROG} --json smart-trades cancel-all --pair USDT_BTC --yes | jq -c 'select(.ok == false)'
 
 {EXIT_CODES_HELP}
 """
 
 _CANCEL_EPILOG: Final = f"""\
-Prints one row per id (with --json: one JSON object per id as soon as it is settled, with id, ok,
-already_final, result, status, pair, error {{type, message, http_status}} and elapsed), then a summary.
-A SmartTrade that was already cancelled, finished or failed counts as done ("already final").
+Prints one row per id (with --json: one JSON object per id as soon as it is settled, with
+"kind": "cancel_result", id, ok, already_final, result, status, pair, error {{type, message,
+http_status}} and elapsed), then a summary. A SmartTrade that was already cancelled, finished or failed
+counts as done ("already final"). Every id is cancelled even if stdout goes away (| head): the results
+not shown are counted on stderr. Retries and rate-limit pauses are one line each on stderr (--quiet).
 
 {EXIT_CODES_HELP}
 """
 
 _CANCEL_ALL_EPILOG: Final = f"""\
 Lists every active SmartTrade matching the filters (GET /v2/smart_trades?status=active, every page),
-shows them, asks "Cancel N SmartTrades? [y/N]" on the terminal, then cancels exactly the ones shown.
+shows them, asks "Cancel N SmartTrades? [y/N]" on the terminal, then cancels exactly the ones shown
+(Ctrl-C at the question cancels nothing). Then it lists the active ones again and names on stderr any
+still active: one of those shown (exit 1), or one the listing did not show (created meanwhile, or missed
+as the listing's pages shifted while trades changed): named, never cancelled without being shown.
 SmartTrades already cancellation_pending or panic_sell_pending are skipped (they are on their way out).
 Without a terminal on stdin it refuses unless --yes is given: it never waits for an answer that cannot come.
-With --json the listing is one SmartTrade object per line and each cancel result one object per line
-(result objects carry an "ok" key); the prompt and the summary go to stderr.
+With --json the listing is one object per line with "kind": "smart_trade" and each cancel result one
+with "kind": "cancel_result"; the prompt and the summary go to stderr.
 
 {EXIT_CODES_HELP}
 """
 
 
+def _is_option(token: str) -> bool:
+    return token.startswith("-") and token != "-" and not re.fullmatch(r"-\d+(\.\d*)?", token)
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse, except that its error messages never repeat a value it may not show: the value after
+    an unknown option (``--api_secret TOPSECRET``) or after a credential flag. ``hidden`` is set by
+    :func:`main` from the command line before parsing."""
+
+    hidden: ClassVar[tuple[str, ...]] = ()
+
+    def error(self, message: str) -> NoReturn:
+        for value in sorted(self.hidden, key=len, reverse=True):
+            message = re.sub(rf"(?<![\w.-]){re.escape(value)}(?![\w.-])", "(not shown)", message)
+        super().error(message)
+
+
+def _known_options(parser: argparse.ArgumentParser) -> set[str]:
+    """Every option string of ``parser`` and its sub-parsers."""
+    known: set[str] = set()
+    for action in parser._actions:
+        known.update(action.option_strings)
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                known |= _known_options(sub)
+    return known
+
+
+def _values_to_hide(argv: Sequence[str], known: set[str]) -> tuple[str, ...]:
+    """The words an error message must not repeat: the value of every unknown option (a misspelt or
+    abbreviated one included) and of every credential flag, given as ``--opt=value`` or as the next word
+    (whatever it looks like: a secret may start with a dash)."""
+    hidden: list[str] = []
+    for i, token in enumerate(argv):
+        if token == "--":
+            break
+        if not _is_option(token):
+            continue
+        name, eq, value = token.partition("=")
+        if name in known and name not in CREDENTIAL_FLAGS:
+            continue
+        if eq:
+            hidden.append(value)
+        elif i + 1 < len(argv) and (name in CREDENTIAL_FLAGS or argv[i + 1] not in known):
+            hidden.append(argv[i + 1])
+    return tuple(v for v in hidden if v)
+
+
+def _unrecognized(extras: Sequence[str]) -> str:
+    """argparse's "unrecognized arguments" with option names only: the words after them (and any other
+    stray word) may be secrets typed after a misspelt flag."""
+    hidden = _ArgumentParser.hidden
+    names = [t.partition("=")[0] for t in extras if _is_option(t) and t not in hidden]
+    names = [n for n in names if not any(n in v for v in hidden)]
+    others = len(extras) - len(names)
+    text = "unrecognized arguments: " + " ".join(names) if names else "unrecognized arguments"
+    if others:
+        text += f"{' and' if names else ':'} {others} more word{'' if others == 1 else 's'} (not shown)"
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _ArgumentParser(
         prog=PROG,
         description="3Commas SmartTrades from a shell: list, inspect, cancel, cancel everything, close.",
         epilog=_TOP_EPILOG,
@@ -321,7 +481,11 @@ def build_parser() -> argparse.ArgumentParser:
     c = action("cancel", "cancel", "cancel SmartTrades by id, concurrently", _CANCEL_EPILOG)
     c.add_argument("ids", type=_positive_int, nargs="+", metavar="ID")
     c.add_argument(
-        "--concurrency", type=_positive_int, default=32, metavar="C", help="cancels in flight (default 32)"
+        "--concurrency",
+        type=_positive_int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="C",
+        help=f"cancels in flight (default {DEFAULT_CONCURRENCY}; the rate limit applies regardless)",
     )
     _add_global_options(c, top=False)
 
@@ -338,7 +502,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="list what would be cancelled and stop: no cancel is sent"
     )
     ca.add_argument(
-        "--concurrency", type=_positive_int, default=32, metavar="C", help="cancels in flight (default 32)"
+        "--concurrency",
+        type=_positive_int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="C",
+        help=f"cancels in flight (default {DEFAULT_CONCURRENCY}; the rate limit applies regardless)",
     )
     _add_global_options(ca, top=False)
 
@@ -388,14 +556,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .testing.__main__ import main as serve
 
         return serve(argv[1:])
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    _ArgumentParser.hidden = _values_to_hide(argv, _known_options(parser))
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        parser.error(_unrecognized(extras))
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:
         print(f"\n{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        # The reader went away (``| head``): stop quietly, and keep Python from complaining at exit.
+        # The reader of a read command went away (``| head``): stop quietly, and keep Python from
+        # complaining at exit. (Write commands never get here: their output keeps going to /dev/null.)
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_FAILED

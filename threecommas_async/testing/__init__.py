@@ -10,16 +10,25 @@
         ...  # drive your bot at server.base_url with server.api_key / server.api_secret
 
 The pytest fixture ``fake_3commas`` (installed with the package, needs pytest-asyncio) yields a started
-server; ``@pytest.mark.fake_3commas(**kwargs)`` passes constructor options. ``python -m
-threecommas_async.testing --port 8080`` runs one standalone.
+server on the test's event loop, one per test; ``@pytest.mark.fake_3commas(**kwargs)`` passes
+constructor options. ``python -m threecommas_async.testing --port 8080`` runs one standalone.
+
+The names below are imported on first use, so that importing this package (pytest does, for the
+plugin) costs nothing until a test needs the fake.
 """
 
-from ._faults import FaultKind, FaultRule, Faults
-from ._ratelimit import RateLimitRule, RateLimits
-from ._server import ROUTES, FakeThreeCommas
-from ._traffic import RecordedRequest, Stats
+from __future__ import annotations
 
-ROUTE_NAMES: tuple[str, ...] = tuple(r.name for r in ROUTES)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._faults import FaultKind, FaultRule, Faults
+    from ._ratelimit import RateLimitRule, RateLimits
+    from ._server import FakeThreeCommas
+    from ._traffic import RecordedRequest, Stats
+
+    ROUTE_NAMES: tuple[str, ...]
 
 __all__ = [
     "ROUTE_NAMES",
@@ -32,3 +41,31 @@ __all__ = [
     "RecordedRequest",
     "Stats",
 ]
+
+_WHERE = {
+    "FaultKind": "._faults",
+    "FaultRule": "._faults",
+    "Faults": "._faults",
+    "RateLimitRule": "._ratelimit",
+    "RateLimits": "._ratelimit",
+    "FakeThreeCommas": "._server",
+    "RecordedRequest": "._traffic",
+    "Stats": "._traffic",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ROUTE_NAMES":
+        from ._server import ROUTES
+
+        value: Any = tuple(r.name for r in ROUTES)
+    elif name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name], __name__), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

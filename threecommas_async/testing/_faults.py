@@ -24,6 +24,17 @@ truncated      status line, headers and part of the body, Content-Length promisi
 malformed_json 200 with a body that is not JSON                                          yes
 rate_limit     429 ``rate_limit_exceeded``, with ``Retry-After`` when ``retry_after`` set no
 ============== ========================================================================= =========
+
+An injected ``rate_limit`` is a real 429: like one from the rate limiter, it blocks the client's identity
+(its IP by default, see ``RateLimits.key_by``) from every endpoint for ``block`` seconds if given, else
+``retry_after`` if given, else the global rule's block (``rate_limit=None`` or no global rule: 300 s,
+3Commas' documented block). Requests arriving within ``RateLimits.ban_grace`` of the 429 (in flight, the
+client could not recall them) answer 429 too; later ones, while the block lasts, answer 418 and start a
+ban. With ``rate_limit=None`` the grace, ban and growth are those of ``RateLimits()`` (1 s grace, 2 min
+first ban); for other figures pass e.g. ``RateLimits.scaled(120, global_rule=None, list_rule=None)``.
+
+Faults come after the rate limiter: a request refused with 429 or 418 consumes no fault, and every
+request that gets a fault counted toward the limits (the client sent it).
 """
 
 from __future__ import annotations
@@ -70,6 +81,7 @@ class FaultRule:
     status: int | None = None
     delay: float | None = None
     retry_after: float | None = None
+    block: float | None = None
     hits: int = 0
     _path_re: re.Pattern[str] | None = field(default=None, repr=False)
 
@@ -92,6 +104,12 @@ class _RandomRule:
     route: str | None
     delay: float | None
     retry_after: float | None
+    block: float | None
+
+
+def _check_block(retry_after: float | None, block: float | None) -> None:
+    if (retry_after is not None and not retry_after >= 0) or (block is not None and not block >= 0):
+        raise ValueError("retry_after and block must be >= 0")
 
 
 class Faults:
@@ -116,6 +134,7 @@ class Faults:
         status: int | None = None,
         delay: float | None = None,
         retry_after: float | None = None,
+        block: float | None = None,
     ) -> FaultRule:
         """Inject ``kind`` into the next ``times`` matching requests (``times=None``: every one).
 
@@ -123,11 +142,12 @@ class Faults:
         ``"list"``, ``"create"``, … — the SDK's method names, see ``ROUTES``); ``path`` a glob matched
         against the path below ``/public/api`` (``"/v2/smart_trades/4*"``). ``status`` overrides the
         status of ``html_error``; ``delay`` is the latency of ``latency``; ``retry_after`` the header
-        of ``rate_limit``.
+        of ``rate_limit`` and ``block`` how long its block lasts (see the module docstring).
         """
         fk = FaultKind(kind)
         if times is not None and times < 1:
             raise ValueError("times must be >= 1 or None")
+        _check_block(retry_after, block)
         rule = FaultRule(
             fk,
             method=method.upper() if method else None,
@@ -137,6 +157,7 @@ class Faults:
             status=status,
             delay=delay,
             retry_after=retry_after,
+            block=block,
             _path_re=re.compile(fnmatch.translate(path)) if path is not None else None,
         )
         self._rules.append(rule)
@@ -153,6 +174,7 @@ class Faults:
         route: str | None = None,
         delay: float | None = None,
         retry_after: float | None = None,
+        block: float | None = None,
     ) -> None:
         """Hit a seeded-random ``ratio`` (0..1) of the matching requests with one of ``kinds``.
 
@@ -163,6 +185,7 @@ class Faults:
         ks = tuple(FaultKind(k) for k in kinds)
         if not ks:
             raise ValueError("kinds is empty")
+        _check_block(retry_after, block)
         self._random = (
             _RandomRule(
                 ratio,
@@ -172,6 +195,7 @@ class Faults:
                 route,
                 delay,
                 retry_after,
+                block,
             )
             if ratio > 0
             else None
@@ -212,6 +236,7 @@ class Faults:
                 remaining=None,
                 delay=rnd.delay,
                 retry_after=rnd.retry_after,
+                block=rnd.block,
                 hits=1,
             )
         return None

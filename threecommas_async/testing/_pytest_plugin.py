@@ -1,8 +1,22 @@
 """pytest plugin (entry point ``pytest11``): the ``fake_3commas`` fixture.
 
-pytest imports this module in every environment where threecommas_async is installed, so it imports
-nothing heavy and nothing optional at module level: pytest-asyncio is used when present; without it the
-fixture skips the test with a message saying so.
+pytest imports this module in every environment where threecommas_async is installed, so it stays light
+at import time: it imports pytest and (when installed) pytest-asyncio, nothing optional, and nothing of
+the testing kit: ``FakeThreeCommas`` is imported by the fixture, when a test asks for it. (Python does
+import the ``threecommas_async`` package itself first, as the parent of this module.)
+
+The fixture is function-scoped: each test gets a fresh server, started before the test and stopped
+after it. The server runs on the event loop the test runs on: ``loop_scope="function"`` for a plain
+async test (pytest-asyncio's default), or the loop scope the test asked for with
+``@pytest.mark.asyncio(loop_scope="module")`` (or ``asyncio_default_test_loop_scope``): the fixture
+reads the test's loop scope and starts the server on that loop. This matters because a server started
+on one loop is only served while that loop runs; on another loop the client's requests would hang until
+their timeout. Your own async fixtures that use ``fake_3commas`` must therefore run on the same loop as
+the test (give them the same ``loop_scope``). For a server shared by many tests, write a wider-scoped
+fixture around ``FakeThreeCommas`` yourself (``reset()`` between tests).
+
+Without pytest-asyncio the plugin still imports and registers its marker, and a test that asks for the
+fixture FAILS with a message saying to install pytest-asyncio (a skip would hide untested code).
 
 Options for the server come from ``@pytest.mark.fake_3commas(**kwargs)`` (the ``FakeThreeCommas``
 constructor's keyword arguments), e.g. ``@pytest.mark.fake_3commas(rate_limit=None, cancel_delay=0)``.
@@ -23,6 +37,13 @@ try:
 except ImportError:  # pragma: no cover - exercised in a subprocess test
     pytest_asyncio = None  # type: ignore[assignment]
 
+LOOP_SCOPES = ("function", "class", "module", "package", "session")
+
+NEEDS_PYTEST_ASYNCIO = (
+    "the fake_3commas fixture needs pytest-asyncio, which is not installed or is disabled "
+    "(pip install pytest-asyncio; and no '-p no:asyncio')"
+)
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
@@ -40,19 +61,75 @@ def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
     return dict(marker.kwargs)
 
 
-if pytest_asyncio is not None:
+def _test_loop_scope(request: pytest.FixtureRequest) -> str:
+    """The loop scope the requesting test runs on, the way pytest-asyncio decides it."""
+    marker = request.node.get_closest_marker("asyncio")
+    scope = None
+    if marker is not None:
+        scope = marker.kwargs.get("loop_scope") or marker.kwargs.get("scope")
+    if not scope:
+        try:
+            scope = request.config.getini("asyncio_default_test_loop_scope")
+        except ValueError:  # an older pytest-asyncio without the option
+            scope = None
+    return str(scope or "function")
 
-    @pytest_asyncio.fixture
-    async def fake_3commas(request: pytest.FixtureRequest) -> AsyncIterator[FakeThreeCommas]:
-        """A started FakeThreeCommas on a free loopback port, stopped after the test."""
+
+def _server_fixture(loop_scope: str | None) -> Any:
+    """A function-scoped async fixture yielding a started server, run on the loop of ``loop_scope``."""
+
+    async def server(request: pytest.FixtureRequest) -> AsyncIterator[FakeThreeCommas]:
         from threecommas_async.testing import FakeThreeCommas
 
-        async with FakeThreeCommas(**_options(request)) as server:
-            yield server
+        async with FakeThreeCommas(**_options(request)) as started:
+            yield started
+
+    assert pytest_asyncio is not None
+    name = f"_fake_3commas_on_{loop_scope or 'default'}_loop"
+    if loop_scope is None:  # pragma: no cover - pytest-asyncio < 0.24
+        return pytest_asyncio.fixture(server, name=name)
+    return pytest_asyncio.fixture(server, name=name, loop_scope=loop_scope)  # type: ignore[call-overload]
+
+
+def _pytest_asyncio_active(config: pytest.Config) -> bool:
+    return pytest_asyncio is not None and config.pluginmanager.has_plugin("asyncio")
+
+
+if pytest_asyncio is not None:
+    # One server fixture per event loop scope; fake_3commas hands out the one of the test's loop.
+    try:
+        _fake_3commas_on_function_loop = _server_fixture("function")
+        _fake_3commas_on_class_loop = _server_fixture("class")
+        _fake_3commas_on_module_loop = _server_fixture("module")
+        _fake_3commas_on_package_loop = _server_fixture("package")
+        _fake_3commas_on_session_loop = _server_fixture("session")
+        _PER_LOOP_SCOPE = True
+    except TypeError:  # pragma: no cover - pytest-asyncio < 0.24 has no loop_scope
+        _fake_3commas_on_default_loop = _server_fixture(None)
+        _PER_LOOP_SCOPE = False
+
+    @pytest.fixture
+    def fake_3commas(request: pytest.FixtureRequest) -> FakeThreeCommas:
+        """A started FakeThreeCommas on a free loopback port, on the test's event loop; stopped after
+        the test (function-scoped)."""
+        if not _pytest_asyncio_active(request.config):
+            pytest.fail(NEEDS_PYTEST_ASYNCIO, pytrace=False)
+        if not _PER_LOOP_SCOPE:  # pragma: no cover - pytest-asyncio < 0.24
+            name = "_fake_3commas_on_default_loop"
+        else:
+            scope = _test_loop_scope(request)
+            if scope not in LOOP_SCOPES:
+                pytest.fail(
+                    f"fake_3commas: unknown event loop scope {scope!r} (one of {', '.join(LOOP_SCOPES)})",
+                    pytrace=False,
+                )
+            name = f"_fake_3commas_on_{scope}_loop"
+        server: FakeThreeCommas = request.getfixturevalue(name)
+        return server
 
 else:  # pragma: no cover - exercised in a subprocess test
 
-    @pytest.fixture(name="fake_3commas")
-    def _fake_3commas_needs_pytest_asyncio() -> None:
-        """Needs pytest-asyncio: skips the test without it."""
-        pytest.skip("the fake_3commas fixture needs pytest-asyncio (pip install pytest-asyncio)")
+    @pytest.fixture
+    def fake_3commas() -> None:
+        """Needs pytest-asyncio: fails the test without it."""
+        pytest.fail(NEEDS_PYTEST_ASYNCIO, pytrace=False)

@@ -1,6 +1,7 @@
 """Server-side rate limiting of the fake, shaped like 3Commas': 429, a block, then 418 bans.
 
-Algorithm (per client identity — the ``Apikey`` header, or the peer address without one — and per rule):
+Algorithm (per client identity — the peer IP address by default, as 3Commas bans IPs, or the ``Apikey``
+header with ``key_by="api_key"`` — and per rule):
 
 * ``"sliding"`` (default): a sliding log. A deque holds the arrival times of the admitted requests of
   the last ``period`` seconds (at most ``max_requests`` entries, so it stays tiny); a request is refused
@@ -9,11 +10,16 @@ Algorithm (per client identity — the ``Apikey`` header, or the peer address wi
 * ``"fixed"``: a fixed window counter (cheaper still, and more lenient at window edges).
 
 The first refused request answers 429 and blocks the identity for ``block`` seconds (for that rule:
-the list rule blocks only the list endpoint, the global rule blocks everything). Any request sent
-while blocked answers 418 and bans the identity from every endpoint; bans start at ``ban`` seconds and
-grow by ``ban_growth`` per further ban up to ``max_ban`` (3Commas: 2 minutes to 3 days). A 418 always
-carries ``Retry-After`` (the ban left); a 429 carries it only when ``retry_after`` is true, because
-3Commas does not document one.
+the list rule blocks only the list endpoint, the global rule blocks everything). An injected
+``rate_limit`` fault blocks the identity the same way (globally; see :mod:`._faults`).
+
+Requests that were already in flight when the 429 went out cannot be recalled by the client, so they
+are not "keeping on sending": during the first ``ban_grace`` seconds of a block, requests answer 429
+(the block goes on unchanged, they are counted as 429s). A request that arrives later while the block
+lasts answers 418 and bans the identity from every endpoint; bans start at ``ban`` seconds and grow by
+``ban_growth`` per further ban up to ``max_ban`` (3Commas: 2 minutes to 3 days). A 418 always carries
+``Retry-After`` (the ban left); a 429 carries it (the block left) only when ``retry_after`` is true (for
+an injected fault: when the fault has a ``retry_after``), because 3Commas does not document one.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Final, Literal
+from typing import Final, Literal, TypeAlias
 
 __all__ = ["RateLimitRule", "RateLimits"]
 
@@ -41,12 +47,26 @@ class RateLimitRule:
             raise ValueError("period must be > 0 and block >= 0")
 
 
+MIN_SCALED_GRACE: Final = 0.1
+"""The shortest ``ban_grace`` :meth:`RateLimits.scaled` gives. Measured with the demo (32 concurrent
+cancels, fake in another process, 2 cores): requests sent before the client saw an injected 429 reached
+the fake up to 13 ms after it when idle and up to 60 ms with the CPUs busy."""
+
+
 @dataclass(frozen=True, slots=True)
 class RateLimits:
     """The fake's rate limits. Defaults are the documented 3Commas figures.
 
     ``global_rule`` applies to every request, ``list_rule`` to ``GET /v2/smart_trades`` on top of it;
     either may be ``None``. Pass ``rate_limit=None`` to ``FakeThreeCommas`` to turn limiting off.
+
+    ``ban_grace``: for this long after the 429 that starts a block, further requests answer 429 rather
+    than 418 (they were in flight; a client cannot recall them). 1 s by default; :meth:`scaled` divides
+    it by the speedup but keeps at least :data:`MIN_SCALED_GRACE` (0.1 s). A grace as long as a block
+    means that block never ends in a ban (at 120x the list rule's 1/12 s block).
+
+    ``key_by``: ``"ip"`` (default; 3Commas bans the IP, so every key used from one address shares its
+    limits, blocks and bans) or ``"api_key"`` (each ``Apikey`` counted apart).
     """
 
     global_rule: RateLimitRule | None = RateLimitRule(100, 60.0, 300.0)
@@ -56,14 +76,26 @@ class RateLimits:
     max_ban: float = 3 * 24 * 3600.0
     retry_after: bool = False
     algorithm: Literal["sliding", "fixed"] = "sliding"
-    key_by: Literal["api_key", "ip"] = "api_key"
+    key_by: Literal["ip", "api_key"] = "ip"
+    ban_grace: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.key_by not in ("ip", "api_key"):
+            raise ValueError("key_by must be 'ip' or 'api_key'")
+        if self.algorithm not in ("sliding", "fixed"):
+            raise ValueError("algorithm must be 'sliding' or 'fixed'")
+        if not self.ban_grace >= 0 or not self.ban >= 0:
+            raise ValueError("ban_grace and ban must be >= 0")
 
     @classmethod
     def scaled(cls, speedup: float, **changes: object) -> RateLimits:
         """The documented limits with every duration divided by ``speedup``.
 
         ``RateLimits.scaled(120)`` allows 200 requests/s (100 per 0.5 s) with a 2.5 s block and a 1 s
-        first ban: the 3Commas shape at demo speed.
+        first ban: the 3Commas shape at demo speed. The grace is the exception: ``1 s / speedup`` but at
+        least :data:`MIN_SCALED_GRACE`, because what it covers (network and queueing delays, the time
+        the client takes to see the 429) does not shrink with the speedup. At 120x, 1/120 s is less than
+        the time 32 concurrent requests take to be read by the fake, and a correct client was banned.
         """
         if speedup <= 0:
             raise ValueError("speedup must be > 0")
@@ -80,8 +112,22 @@ class RateLimits:
             list_rule=s(base.list_rule),
             ban=base.ban / speedup,
             max_ban=base.max_ban / speedup,
+            ban_grace=max(base.ban_grace / speedup, MIN_SCALED_GRACE),
         )
         return replace(scaled, **changes)  # type: ignore[arg-type]
+
+
+#: No rules: only blocks started by injected 429 faults (``FakeThreeCommas(rate_limit=None)``).
+NO_RULES: Final = RateLimits(global_rule=None, list_rule=None)
+#: How long an injected 429 blocks when neither the fault nor the global rule says: 3Commas' 300 s.
+DEFAULT_BLOCK: Final = 300.0
+
+
+@dataclass(slots=True)
+class _Block:
+    until: float
+    grace_until: float
+    advertise: bool  # whether its 429s carry Retry-After
 
 
 @dataclass(slots=True)
@@ -89,7 +135,7 @@ class _Window:
     hits: deque[float] = field(default_factory=deque)
     window_start: float = -math.inf
     count: int = 0
-    blocked_until: float = -math.inf
+    block: _Block | None = None
 
 
 @dataclass(slots=True)
@@ -127,48 +173,98 @@ class _RuleState:
             w.hits.append(now)
 
 
-OK: Final = (0, 0.0)
+Verdict: TypeAlias = tuple[int, float, float | None]
+"""``(status, seconds, retry_after)``: status 0 admits; 429/418 refuse, ``seconds`` until a retry makes
+sense, ``retry_after`` the ``Retry-After`` to send (``None``: no header)."""
+
+OK: Final[Verdict] = (0, 0.0, None)
 
 
 class RateLimiter:
     """The mutable counters behind a :class:`RateLimits` configuration (one per server)."""
 
-    __slots__ = ("_bans", "_global", "_list", "config")
+    __slots__ = ("_bans", "_blocks", "_global", "_list", "config", "idle")
 
     def __init__(self, config: RateLimits) -> None:
         self.config = config
         self._global = _RuleState(config.global_rule, config.algorithm) if config.global_rule else None
         self._list = _RuleState(config.list_rule, config.algorithm) if config.list_rule else None
         self._bans: dict[str, _Ban] = {}
+        self._blocks: dict[str, _Block] = {}  # global-scope blocks: the global rule's and injected ones
+        #: True while there is nothing to enforce (no rule, no block, no ban): the server skips check().
+        self.idle = self._global is None and self._list is None
 
     def reset(self) -> None:
         self._bans.clear()
+        self._blocks.clear()
         for rs in (self._global, self._list):
             if rs is not None:
                 rs.windows.clear()
+        self.idle = self._global is None and self._list is None
 
-    def check(self, identity: str, is_list: bool, now: float) -> tuple[int, float]:
-        """``(0, 0.0)`` to admit the request, else ``(429 or 418, seconds until retry makes sense)``."""
+    def check(self, identity: str, is_list: bool, now: float) -> Verdict:
+        """Admit the request (:data:`OK`) or refuse it with 429 or 418."""
         ban = self._bans.get(identity)
         if ban is not None and now < ban.until:
-            return 418, ban.until - now
-        states = (self._global, self._list) if is_list else (self._global,)
-        windows: list[tuple[_RuleState, _Window]] = []
-        for rs in states:
-            if rs is None:
-                continue
-            w = rs.windows.get(identity)
-            if w is None:
-                w = rs.windows[identity] = _Window()
-            if now < w.blocked_until:
-                return 418, self._ban(identity, now)
-            if rs.full(w, now):
-                w.blocked_until = now + rs.rule.block
-                return 429, rs.rule.block
-            windows.append((rs, w))
-        for rs, w in windows:
-            rs.admit(w, now)
+            return 418, ban.until - now, ban.until - now
+        block = self._blocks.get(identity)
+        if block is not None and now < block.until:
+            return self._blocked(identity, block, now)
+        lw: _Window | None = None
+        ls = self._list if is_list else None
+        if ls is not None:
+            lw = ls.windows.get(identity)
+            if lw is None:
+                lw = ls.windows[identity] = _Window()
+            if lw.block is not None and now < lw.block.until:
+                return self._blocked(identity, lw.block, now)
+        gs = self._global
+        gw: _Window | None = None
+        if gs is not None:
+            gw = gs.windows.get(identity)
+            if gw is None:
+                gw = gs.windows[identity] = _Window()
+            if gs.full(gw, now):
+                return self._start(self._blocks, identity, gs.rule.block, now)
+        if ls is not None and lw is not None:
+            if ls.full(lw, now):
+                lw.block = self._new_block(ls.rule.block, now, self.config.retry_after)
+                return self._refused_first(lw.block, ls.rule.block)
+            ls.admit(lw, now)
+        if gs is not None and gw is not None:
+            gs.admit(gw, now)
         return OK
+
+    def block(self, identity: str, duration: float, now: float, *, retry_after: bool) -> None:
+        """Block ``identity`` everywhere for ``duration`` s from ``now``, as after a 429 (injected faults).
+
+        Within a block's grace this extends it, keeping its grace; otherwise a fresh block starts.
+        """
+        self.idle = False
+        current = self._blocks.get(identity)
+        if current is not None and now < current.until:
+            current.until = max(current.until, now + duration)
+            current.advertise = current.advertise or retry_after
+            return
+        self._blocks[identity] = self._new_block(duration, now, retry_after)
+
+    def _new_block(self, duration: float, now: float, advertise: bool) -> _Block:
+        return _Block(now + duration, now + self.config.ban_grace, advertise)
+
+    def _start(self, blocks: dict[str, _Block], identity: str, duration: float, now: float) -> Verdict:
+        block = blocks[identity] = self._new_block(duration, now, self.config.retry_after)
+        return self._refused_first(block, duration)
+
+    @staticmethod
+    def _refused_first(block: _Block, duration: float) -> Verdict:
+        return 429, duration, duration if block.advertise else None
+
+    def _blocked(self, identity: str, block: _Block, now: float) -> Verdict:
+        if now < block.grace_until:
+            left = block.until - now
+            return 429, left, left if block.advertise else None
+        duration = self._ban(identity, now)
+        return 418, duration, duration
 
     def _ban(self, identity: str, now: float) -> float:
         cfg = self.config

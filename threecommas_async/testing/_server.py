@@ -21,7 +21,7 @@ from aiohttp import web
 
 from ._auth import HMACKey, RSAKey, load_rsa_public_key
 from ._faults import AFTER_PROCESSING, FaultKind, FaultRule, Faults
-from ._ratelimit import RateLimiter, RateLimits
+from ._ratelimit import DEFAULT_BLOCK, NO_RULES, RateLimiter, RateLimits
 from ._state import ApiError, TradeStore
 from ._traffic import RecordedRequest, Stats
 
@@ -153,6 +153,11 @@ def _error(status: int, error: str, description: str) -> tuple[int, bytes]:
     return status, _encode({"error": error, "error_description": description})
 
 
+def _is_json(content_type: str | None) -> bool:
+    """``application/json``, parameters (``; charset=utf-8``) allowed, case-insensitive."""
+    return content_type is not None and content_type.partition(";")[0].strip().lower() == "application/json"
+
+
 class FakeThreeCommas:
     """A stateful fake of the 3Commas SmartTrade v2 API, served by aiohttp.web on loopback.
 
@@ -171,20 +176,37 @@ class FakeThreeCommas:
 
     Options: ``host``/``port`` to listen on (port 0: a free one, kept across restarts); ``api_key`` /
     ``api_secret``, the HMAC pair it accepts (default: generated per instance); ``rate_limit``, a
-    :class:`RateLimits` (default: 3Commas' documented limits) or ``None`` for none; ``cancel_delay`` and
-    ``conflict_status`` (below); ``record_requests`` (the traffic record, ``server.requests``; turn it off
-    for long benchmarks — ``server.stats`` counts regardless).
+    :class:`RateLimits` (default: 3Commas' documented limits, counted per client IP) or ``None`` for none;
+    ``cancel_delay`` and ``conflict_status`` (below); ``strict_content_type`` (below); ``record_requests``
+    (the traffic record, ``server.requests``; turn it off for long benchmarks — ``server.stats`` counts
+    regardless).
 
     List filters: ``account_id``, ``pair``, ``type`` (``data.type``), ``base``, ``quote``, ``from``/``to``
     (ISO 8601 or epoch seconds, on ``created_at``), ``status`` (``all``; ``active`` = not yet cancelled,
     finished or failed; ``finished`` = closed in any of those ways; ``successfully_finished`` /
-    ``successfully_finish`` = finished; ``cancelled``; ``failed``; or an exact status type), ``order_by``
-    (default ``status``) and ``order_direction`` (default ``DESC``; ties by id), ``page`` (from 1) and
-    ``per_page`` (1..100, default 10). The answer is a bare array; a short page is the last.
+    ``successfully_finish`` = finished; ``cancelled``; ``failed``; nothing else, not even an exact status
+    type such as ``waiting_targets``: 400 ``Wrong param(s)``), ``order_by`` (default ``status``) and
+    ``order_direction`` (default ``DESC``; ties by id), ``page`` (from 1) and ``per_page`` (1..100,
+    default 10). The answer is a bare array; a short page is the last.
 
-    Each request goes through, in order: the traffic record; fault injection (``server.faults``); the
-    rate limiter (``rate_limit``; 429, then 418 bans); signature check (401 ``api_key_invalid_or_expired``
-    or ``signature_invalid``); the endpoint.
+    Each request goes through, in order: the traffic record; the rate limiter (``rate_limit``; 429, then
+    418 bans; see below); fault injection (``server.faults``); signature check (401
+    ``api_key_invalid_or_expired`` or ``signature_invalid``); the route (404 if unknown); the
+    Content-Type check; the endpoint.
+
+    Rate limits are counted per client IP by default (3Commas bans the IP: two keys used from one
+    address share one budget; ``RateLimits(key_by="api_key")`` counts each key apart). The first request
+    over a limit answers 429 and blocks the client (for ``RateLimitRule.block`` s; an injected
+    ``rate_limit`` fault blocks likewise, see :mod:`threecommas_async.testing._faults`). Requests that
+    were already in flight when that 429 went out cannot be recalled, so for ``RateLimits.ban_grace``
+    seconds (1 s; ``RateLimits.scaled(k)``: 1/k s, at least 0.1 s) requests still answer 429; a request
+    that arrives after the grace while the block lasts is "keeping on sending": 418 and a ban (2
+    minutes, growing).
+
+    Content-Type: a request with a non-empty body must say ``Content-Type: application/json``
+    (parameters such as ``; charset=utf-8`` allowed), otherwise it answers 400 ``invalid_request``, as a
+    JSON body sent as text or a form is not read as JSON by 3Commas. ``strict_content_type=False``
+    accepts any Content-Type.
 
     Answers follow the official docs: a SmartTrade (201 for POST actions, 200 otherwise), errors as
     ``{"error", "error_description"[, "error_attributes"]}``; unknown ids answer 404
@@ -228,6 +250,7 @@ class FakeThreeCommas:
         cancel_delay: float | None = 0.05,
         conflict_status: Literal[403, 422] = 403,
         record_requests: bool = True,
+        strict_content_type: bool = True,
     ) -> None:
         if conflict_status not in (403, 422):
             raise ValueError("conflict_status must be 403 or 422")
@@ -236,7 +259,9 @@ class FakeThreeCommas:
         self.api_key: str = api_key or "fake-" + secrets.token_hex(16)
         self.api_secret: str = api_secret or secrets.token_hex(32)
         self._keys: dict[str, HMACKey | RSAKey] = {self.api_key: HMACKey(self.api_secret)}
-        self._limiter = RateLimiter(rate_limit) if rate_limit is not None else None
+        self._limits = rate_limit
+        self._limiter = RateLimiter(rate_limit if rate_limit is not None else NO_RULES)
+        self.strict_content_type = strict_content_type
         self._store = TradeStore(cancel_delay=cancel_delay, conflict_status=conflict_status)
         self.faults = Faults()
         self.stats = Stats()
@@ -298,12 +323,13 @@ class FakeThreeCommas:
 
     @property
     def rate_limit(self) -> RateLimits | None:
-        return self._limiter.config if self._limiter is not None else None
+        return self._limits
 
     @rate_limit.setter
     def rate_limit(self, value: RateLimits | None) -> None:
         """Replace the limits; counters, blocks and bans start afresh."""
-        self._limiter = RateLimiter(value) if value is not None else None
+        self._limits = value
+        self._limiter = RateLimiter(value if value is not None else NO_RULES)
 
     @property
     def cancel_delay(self) -> float | None:
@@ -404,8 +430,7 @@ class FakeThreeCommas:
         self._requests.clear()
         self.stats.reset()
         self.faults.clear()
-        if self._limiter is not None:
-            self._limiter.reset()
+        self._limiter.reset()
 
     # ------------------------------------------------------------------------------------------- HTTP
 
@@ -424,6 +449,14 @@ class FakeThreeCommas:
             rec = RecordedRequest(method, path, query, now, route.name, api_key, ids[0] or None)
             self._requests.append(rec)
 
+        limiter = self._limiter
+        if not limiter.idle:
+            code, wait, retry_after = limiter.check(
+                self._identity(request, api_key), route.name == "list", now
+            )
+            if code:
+                return self._refused(code, wait, retry_after, rec)
+
         fault: FaultRule | None = None
         if self.faults.active:
             rel = path[len(PREFIX) :] if path.startswith(PREFIX) else path
@@ -434,18 +467,39 @@ class FakeThreeCommas:
                 if rec is not None:
                     rec.fault = kind.value
                 if kind not in AFTER_PROCESSING:
-                    return self._before_fault(request, fault, rec)
+                    return self._before_fault(request, fault, rec, api_key, now)
                 if kind is FaultKind.LATENCY:
                     await asyncio.sleep(fault.delay if fault.delay is not None else 0.1)
                     fault = None
 
-        status, body, retry_after = await self._process(route, ids, request, path, query, api_key, now)
+        status, body = await self._process(route, ids, request, path, query, api_key, now)
 
         if fault is not None:
             return self._after_fault(request, fault, rec, status, body)
         if rec is not None:
             rec.status = status
         by_status = stats.by_status
+        by_status[status] = by_status.get(status, 0) + 1
+        return web.Response(body=body, status=status, headers=_JSON_HEADERS)
+
+    def _identity(self, request: web.BaseRequest, api_key: str | None) -> str:
+        """Whom rate limits, blocks and bans apply to: the peer IP, or the API key (``key_by``)."""
+        if api_key and self._limiter.config.key_by == "api_key":
+            return api_key
+        return request.remote or "?"
+
+    def _refused(
+        self, code: int, wait: float, retry_after: float | None, rec: RecordedRequest | None
+    ) -> web.StreamResponse:
+        if code == 429:
+            status, body = _error(
+                429, "rate_limit_exceeded", f"Rate limit exceeded, access blocked for {wait:g} s"
+            )
+        else:
+            status, body = _error(418, "ip_banned", f"Too many requests after 429, banned for {wait:g} s")
+        if rec is not None:
+            rec.status = status
+        by_status = self.stats.by_status
         by_status[status] = by_status.get(status, 0) + 1
         if retry_after is None:
             return web.Response(body=body, status=status, headers=_JSON_HEADERS)
@@ -464,32 +518,27 @@ class FakeThreeCommas:
         query: str,
         api_key: str | None,
         now: float,
-    ) -> tuple[int, bytes, float | None]:
-        limiter = self._limiter
-        if limiter is not None:
-            ident = (api_key if limiter.config.key_by == "api_key" else None) or request.remote or "?"
-            code, wait = limiter.check(ident, route.name == "list", now)
-            if code == 429:
-                status, body = _error(
-                    429, "rate_limit_exceeded", f"Rate limit exceeded, access blocked for {wait:g} s"
-                )
-                return status, body, wait if limiter.config.retry_after else None
-            if code == 418:
-                status, body = _error(418, "ip_banned", f"Too many requests after 429, banned for {wait:g} s")
-                return status, body, wait
-
+    ) -> tuple[int, bytes]:
         raw_body = await request.read() if request.body_exists else b""
 
         if api_key is None or (key := self._keys.get(api_key)) is None:
-            return *_error(
-                401, "api_key_invalid_or_expired", "Unauthorized. Invalid or expired api key."
-            ), None
+            return _error(401, "api_key_invalid_or_expired", "Unauthorized. Invalid or expired api key.")
         signature = request.headers.get("Signature")
         if not signature or not key.verify(path, query, raw_body, signature):
-            return *_error(401, "signature_invalid", "Provided signature is invalid"), None
+            return _error(401, "signature_invalid", "Provided signature is invalid")
 
         if route is _UNKNOWN:
-            return *_error(404, "Not found", "Route not found"), None
+            return _error(404, "Not found", "Route not found")
+
+        if raw_body and self.strict_content_type:
+            content_type = request.headers.get("Content-Type")
+            if not _is_json(content_type):
+                return _error(
+                    400,
+                    "invalid_request",
+                    f"Unsupported Content-Type {content_type or '(none)'!r}: "
+                    "send the JSON body as application/json",
+                )
 
         payload: dict[str, Any] = {}
         if route.takes_body:
@@ -497,9 +546,9 @@ class FakeThreeCommas:
                 try:
                     decoded = _decode(raw_body)
                 except msgspec.DecodeError:
-                    return *_error(400, "invalid_request", "Request body is not valid JSON"), None
+                    return _error(400, "invalid_request", "Request body is not valid JSON")
                 if not isinstance(decoded, dict):
-                    return *_error(400, "invalid_request", "Request body must be a JSON object"), None
+                    return _error(400, "invalid_request", "Request body must be a JSON object")
                 payload = decoded
             else:
                 payload = dict(request.query)
@@ -510,11 +559,16 @@ class FakeThreeCommas:
                 store, ids, request.query if route.name == "list" else _EMPTY_QUERY, payload, now
             )
         except ApiError as exc:
-            return exc.status, _encode(exc.body()), None
-        return route.status, _encode(result), None
+            return exc.status, _encode(exc.body())
+        return route.status, _encode(result)
 
     def _before_fault(
-        self, request: web.BaseRequest, fault: FaultRule, rec: RecordedRequest | None
+        self,
+        request: web.BaseRequest,
+        fault: FaultRule,
+        rec: RecordedRequest | None,
+        api_key: str | None,
+        now: float,
     ) -> web.StreamResponse:
         kind = fault.kind
         stats = self.stats
@@ -534,6 +588,12 @@ class FakeThreeCommas:
             headers = dict(_JSON_HEADERS)
             if fault.retry_after is not None:
                 headers["Retry-After"] = str(math.ceil(fault.retry_after))
+            self._limiter.block(
+                self._identity(request, api_key),
+                self._fault_block(fault),
+                now,
+                retry_after=fault.retry_after is not None,
+            )
         else:  # http_5xx
             status = int(kind.value.removeprefix("http_"))
             body = _encode({"error": "unknown_error", "error_description": _REASONS[status]})
@@ -542,6 +602,18 @@ class FakeThreeCommas:
             rec.status = status
         stats.by_status[status] = stats.by_status.get(status, 0) + 1
         return web.Response(body=body, status=status, headers=headers)
+
+    def _fault_block(self, fault: FaultRule) -> float:
+        """How long an injected 429 blocks: the fault's ``block``, its ``retry_after``, the global rule's
+        block, or 3Commas' documented 300 s."""
+        if fault.block is not None:
+            return fault.block
+        if fault.retry_after is not None:
+            return fault.retry_after
+        limits = self._limits
+        if limits is not None and limits.global_rule is not None:
+            return limits.global_rule.block
+        return DEFAULT_BLOCK
 
     def _after_fault(
         self,

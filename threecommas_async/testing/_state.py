@@ -726,8 +726,10 @@ def _status_filter(value: str) -> tuple[frozenset[str], bool] | None:
         return FINAL, True
     if value in ("successfully_finished", "successfully_finish"):
         return frozenset({"finished"}), True
-    if value in TITLES:
+    if value in ("cancelled", "failed"):
         return frozenset({value}), True
+    # Only the documented filters: 3Commas answers anything else (an exact status type such as
+    # "waiting_targets" included) with 400, so a bot must not come to rely on it here.
     raise wrong_params("status", "does not have a valid value")
 
 
