@@ -460,8 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument(
         "--status",
         metavar="S",
-        help="all, active, finished, successfully_finished, cancelled, failed, or a status type "
-        "(default: no filter)",
+        help="all, active, finished, successfully_finished, cancelled or failed (default: no filter)",
     )
     paging = ls.add_mutually_exclusive_group()
     paging.add_argument("--page", type=_positive_int, metavar="N", help="page number, from 1 (default 1)")
