@@ -177,6 +177,8 @@ async def sdk_cancel_many(target: Target, warmup: Sequence[int], ids: Sequence[i
 
 
 # -- (b) and (c) hand-written aiohttp ----------------------------------------------------------------------
+# Deliberately written out twice rather than sharing a loop with a decode callback: each baseline must be
+# the plain code a user would write, with no indirection of ours in its measured path.
 
 
 async def aiohttp_json(target: Target, warmup: Sequence[int], ids: Sequence[int], concurrency: int) -> Run:

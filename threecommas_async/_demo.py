@@ -79,7 +79,7 @@ async def _serve_async(conn: Connection, speedup: float) -> None:
                 conn.send({i: server.trade_status(i) for i in args[0]})
             elif command == "stop":
                 server.faults.clear()
-                conn.send({"429": server.stats.status_429, "418": server.stats.status_418})
+                conn.send({"418": server.stats.status_418})
                 return
 
 
@@ -113,7 +113,6 @@ class DemoReport:
     retries: int = 0
     received_429: int = 0
     received_418: int = 0
-    server_429: int = 0
     server_418: int = 0
     seconds: float = 0.0
     cpu_seconds: float = 0.0
@@ -277,5 +276,5 @@ def run_demo(
             conn.send(("stop",))
             if conn.poll(10):
                 stats = conn.recv()
-                report.server_429, report.server_418 = stats["429"], stats["418"]
+                report.server_418 = stats["418"]
     return report

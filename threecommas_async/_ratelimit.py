@@ -112,10 +112,9 @@ class _Window:
     every earlier one was either still in flight or had finished less than ``period`` before.
     """
 
-    __slots__ = ("blocked_until", "cooldown", "done", "in_flight", "limit", "name", "period")
+    __slots__ = ("blocked_until", "cooldown", "done", "in_flight", "limit", "period")
 
-    def __init__(self, name: str, max_rate: float, period: float, cooldown: float) -> None:
-        self.name = name
+    def __init__(self, max_rate: float, period: float, cooldown: float) -> None:
         self.limit = int(max_rate)
         self.period = period
         self.cooldown = cooldown
@@ -179,9 +178,9 @@ class Gate:
         self._hook = hook
         self._clock = clock
         period = config.time_period * (1 + config.margin)
-        self._global = _Window("global", config.max_rate, period, config.cooldown)
+        self._global = _Window(config.max_rate, period, config.cooldown)
         self._endpoints = {
-            key: _Window(key, lim.max_rate, lim.time_period * (1 + config.margin), lim.cooldown)
+            key: _Window(lim.max_rate, lim.time_period * (1 + config.margin), lim.cooldown)
             for key, lim in config.endpoints.items()
         }
         # Chains are cached per endpoint key so the hot path does one dict lookup.

@@ -26,7 +26,14 @@ from ..models import SmartTrade
 if TYPE_CHECKING:
     from .smart_trades import SmartTrades
 
-__all__ = ["CANCELLING", "DEFAULT_CONCURRENCY", "FINAL_STATUSES", "CancelResult", "cancel_many", "status_of"]
+__all__ = [
+    "CANCELLING",
+    "CLOSED_OTHERWISE",
+    "DEFAULT_CONCURRENCY",
+    "CancelResult",
+    "cancel_many",
+    "status_of",
+]
 
 DEFAULT_CONCURRENCY: Final = 32
 
@@ -35,8 +42,6 @@ CANCELLING: Final = frozenset({"cancellation_pending", "cancelled"})
 
 CLOSED_OTHERWISE: Final = frozenset({"finished", "failed", "panic_sell_pending"})
 """Over, or being closed at market: nothing for a cancel to do, and no cancel of ours led here."""
-
-FINAL_STATUSES: Final = CANCELLING | CLOSED_OTHERWISE
 
 
 @dataclass(frozen=True, slots=True)
