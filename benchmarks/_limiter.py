@@ -24,7 +24,8 @@ from typing import Final
 
 from aiolimiter import AsyncLimiter
 
-from threecommas_async._ratelimit import RISK_REDUCING, Gate, RateLimit
+from threecommas_async._ratelimit import Gate, RateLimit
+from threecommas_async._routes import RISK_REDUCING
 
 FAST_MAX_RATE: Final = 1e9
 FAST_PERIOD: Final = 1.0

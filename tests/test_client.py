@@ -370,7 +370,7 @@ def test_query_values_are_encoded_for_the_wire() -> None:
 
 
 async def test_delete_through_request_is_risk_reducing() -> None:
-    from threecommas_async._ratelimit import RISK_REDUCING
+    from threecommas_async._routes import RISK_REDUCING
 
     seen: list[tuple[str, int]] = []
     async with make_client() as client:

@@ -7,7 +7,6 @@ A failed attempt, and only a failed one, enters the retry machinery in ``_retry.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping
 from types import TracebackType
@@ -30,8 +29,9 @@ from ._errors import (
     parse_retry_after,
 )
 from ._events import EventHook
-from ._ratelimit import NORMAL, RISK_REDUCING, Gate, RateLimit
+from ._ratelimit import Gate, RateLimit
 from ._retry import RetryBudget, RetryPolicy, is_retryable, retry_after_failure
+from ._routes import Endpoint, endpoint_template, raw_endpoint
 from ._signing import APIKEY_HEADER, DEFAULT_BASE_URL, SIGNATURE_HEADER, make_signer, signed_message
 from .resources.smart_trades import SmartTrades
 
@@ -42,9 +42,6 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT: Final = 30.0
 DEFAULT_RATE_LIMIT: Final = RateLimit()
 DEFAULT_RETRY: Final = RetryPolicy()
-
-_ANY_DECODER: Final = msgspec.json.Decoder()
-_ID_SEGMENT: Final = re.compile(r"/\d+(?=/|$)")
 
 
 class ThreeCommasClient:
@@ -165,27 +162,21 @@ class ThreeCommasClient:
             raise ValueError(f"path must start with '/', got {path!r}")
         method = method.upper()
         body = None if json is None else encode_body(json)
-        endpoint = f"{method} {_ID_SEGMENT.sub('/{id}', path)}"
-        # Same rule as the typed methods: cancels and market closes wait ahead of everything else.
-        risky = method == "DELETE" or path.endswith(("/close_by_market", "/panic_sell"))
-        priority = RISK_REDUCING if risky else NORMAL
-        return await self._call(
-            method, path, encode_query(params), body, endpoint, priority, _ANY_DECODER, allow_empty=True
-        )
+        endpoint = raw_endpoint(method, endpoint_template(path))
+        return await self._send(endpoint, path, query=encode_query(params), body=body)
 
     # -- the pipeline ---------------------------------------------------------------------------------
-    async def _call(
+    async def _send(
         self,
-        method: str,
+        endpoint: Endpoint[T],
         path: str,
-        query: str,
-        body: bytes | None,
-        endpoint: str,
-        priority: int,
-        decoder: msgspec.json.Decoder[T],
         *,
-        allow_empty: bool = False,
+        query: str = "",
+        body: bytes | None = None,
+        priority: int | None = None,
     ) -> T:
+        """Send one declared endpoint: the narrow verb every resource speaks (``_resource.Sender``)."""
+        method = endpoint.method
         raw_path = self._base_path + path
         headers = self._headers.copy()
         headers[SIGNATURE_HEADER] = self._signer.sign(
@@ -194,11 +185,11 @@ class ThreeCommasClient:
         if body is not None:
             headers["Content-Type"] = "application/json"
         url = URL(f"{self._origin}{raw_path}?{query}" if query else f"{self._origin}{raw_path}", encoded=True)
+        if priority is None:
+            priority = endpoint.priority
         started = time.monotonic()
         try:
-            return await self._attempt(
-                method, path, url, headers, body, endpoint, priority, decoder, allow_empty
-            )
+            return await self._attempt(endpoint, path, url, headers, body, priority)
         except ThreeCommasError as exc:
             policy = self.retry
             if policy is None or policy.max_attempts < 2 or not is_retryable(exc, method, policy):
@@ -206,9 +197,7 @@ class ThreeCommasClient:
             assert self._budget is not None
             return await retry_after_failure(
                 exc,
-                lambda: self._attempt(
-                    method, path, url, headers, body, endpoint, priority, decoder, allow_empty
-                ),
+                lambda: self._attempt(endpoint, path, url, headers, body, priority),
                 policy=policy,
                 budget=self._budget,
                 method=method,
@@ -219,18 +208,17 @@ class ThreeCommasClient:
 
     async def _attempt(
         self,
-        method: str,
+        endpoint: Endpoint[T],
         path: str,
         url: URL,
         headers: dict[str, str],
         body: bytes | None,
-        endpoint: str,
         priority: int,
-        decoder: msgspec.json.Decoder[T],
-        allow_empty: bool,
     ) -> T:
+        method = endpoint.method
+        key = endpoint.key
         session = self._ensure_session()
-        holds_slot = await self._gate.acquire(endpoint, priority, method, path)
+        holds_slot = await self._gate.acquire(key, priority, method, path)
         # The SDK error is raised after the except blocks, not inside them: raised inside, it would keep
         # the aiohttp exception as __context__, and some of those carry the request headers (Signature).
         failure: ThreeCommasError | None = None
@@ -252,7 +240,7 @@ class ThreeCommasClient:
                 content = await resp.read()
                 status = resp.status
                 if not 200 <= status < 300:
-                    raise self._error(method, path, str(url), status, content, resp.headers, endpoint)
+                    raise self._error(method, path, str(url), status, content, resp.headers, key)
         except aiohttp.ConnectionTimeoutError:
             failure = APITimeoutError(
                 f"{method} {path}: timed out connecting to {self._origin}",
@@ -279,20 +267,20 @@ class ThreeCommasClient:
             )
         finally:
             if holds_slot:
-                self._gate.release(endpoint)
+                self._gate.release(key)
         if failure is not None:
             raise failure
         if self._budget is not None:
             self._budget.earn()
         if self._gate.ban_strikes:
             self._gate.ban_strikes = 0
-        if not content and allow_empty:
+        if not content and endpoint.allow_empty:
             return None  # type: ignore[return-value]
         try:
-            return decoder.decode(content)
+            return endpoint.decoder.decode(content)
         except msgspec.DecodeError as exc:
             # ValidationError is a DecodeError; its message names the JSON path ("at `$.position...`").
-            what = "an empty body" if not content else f"a body that does not match {_type_name(decoder)}"
+            what = "an empty body" if not content else f"a body that does not match {endpoint.what}"
             raise ResponseDecodeError(
                 f"{method} {path} -> {status}: {what}: {exc}",
                 status=status,
@@ -323,8 +311,3 @@ class ThreeCommasClient:
         elif isinstance(error, IPBannedError):
             self._gate.on_banned(error, method, path)
         return error
-
-
-def _type_name(decoder: msgspec.json.Decoder[Any]) -> str:
-    kind = decoder.type
-    return getattr(kind, "__name__", None) or str(kind)

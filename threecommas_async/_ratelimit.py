@@ -30,9 +30,6 @@ log = logging.getLogger("threecommas_async")
 MAX_BAN: Final = 3 * 24 * 3600.0
 """3Commas' longest documented ban."""
 
-RISK_REDUCING: Final = 0
-NORMAL: Final = 1
-
 
 def _check_limit(owner: str, max_rate: float, time_period: float, cooldown: float) -> None:
     # int(max_rate) < 1 would make a window that never admits anything: a silent, endless wait.

@@ -9,10 +9,11 @@ settled with a GET before it is reported.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, replace
 from time import monotonic
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
 from .._errors import (
     PermissionDeniedError,
@@ -20,28 +21,24 @@ from .._errors import (
     UnprocessableEntityError,
     may_have_acted,
 )
-from .._ratelimit import RISK_REDUCING
+from .._status import CANCELLING, CLOSED_OTHERWISE, status_of
 from ..models import SmartTrade
 
-if TYPE_CHECKING:
-    from .smart_trades import SmartTrades
-
-__all__ = [
-    "CANCELLING",
-    "CLOSED_OTHERWISE",
-    "DEFAULT_CONCURRENCY",
-    "CancelResult",
-    "cancel_many",
-    "status_of",
-]
+__all__ = ["DEFAULT_CONCURRENCY", "CancelResult", "CancelTarget", "cancel_many", "settle"]
 
 DEFAULT_CONCURRENCY: Final = 32
 
-CANCELLING: Final = frozenset({"cancellation_pending", "cancelled"})
-"""A cancel is under way or done."""
 
-CLOSED_OTHERWISE: Final = frozenset({"finished", "failed", "panic_sell_pending"})
-"""Over, or being closed at market: nothing for a cancel to do, and no cancel of ours led here."""
+class CancelTarget(Protocol):
+    """What a bulk cancel needs: the DELETE, and a look at the trade at the cancels' priority."""
+
+    async def _delete(self, id: int) -> SmartTrade | None:
+        """The DELETE's answer (None: an empty one)."""
+        ...
+
+    async def _look(self, id: int) -> SmartTrade:
+        """A GET that waits with the cancels, not behind the reads they overtake."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,17 +63,20 @@ class CancelResult:
         return self.error is None
 
 
-def status_of(trade: SmartTrade) -> str | None:
-    status = trade.status
-    if status is None:
-        return None
-    return status.basic_type or status.type
+def refused(error: ThreeCommasError) -> bool:
+    """403/422: 3Commas understood the cancel and would not do it (often: nothing left to cancel)."""
+    return isinstance(error, PermissionDeniedError | UnprocessableEntityError)
 
 
-async def _settle(resource: SmartTrades, id: int, error: ThreeCommasError) -> CancelResult:
-    """Look at the trade to decide what an uncertain failure meant."""
+def acted_before(error: ThreeCommasError) -> bool:
+    """Could an attempt before this failure have done the work (its answer lost on the way back)?"""
+    return any(may_have_acted(e) for e in error.attempts()[:-1])
+
+
+async def settle(target: CancelTarget, id: int, error: ThreeCommasError) -> CancelResult:
+    """Look at the trade to decide what an uncertain failure of its cancel meant."""
     try:
-        trade = await resource._get(id, RISK_REDUCING)
+        trade = await target._look(id)
     except ThreeCommasError:
         return CancelResult(id, None, error)
     status = status_of(trade)
@@ -85,20 +85,23 @@ async def _settle(resource: SmartTrades, id: int, error: ThreeCommasError) -> Ca
     if status in CANCELLING:
         # A refusal (403/422) proves the trade was cancelled before this call only if no earlier attempt
         # of ours may have cancelled it; otherwise our request did the work and its answer was lost.
-        refused = isinstance(error, PermissionDeniedError | UnprocessableEntityError)
-        earlier = any(may_have_acted(e) for e in error.attempts()[:-1])
-        return CancelResult(id, trade, None, already_final=refused and not earlier)
+        return CancelResult(id, trade, None, already_final=refused(error) and not acted_before(error))
     return CancelResult(id, trade, error)
 
 
-async def _cancel_one(resource: SmartTrades, id: int) -> CancelResult:
+async def _cancel_one(target: CancelTarget, id: int) -> CancelResult:
     try:
-        return CancelResult(id, await resource.cancel(id))
+        trade = await target._delete(id)
     except ThreeCommasError as exc:
-        refused = isinstance(exc, PermissionDeniedError | UnprocessableEntityError)
-        if refused or any(may_have_acted(e) for e in exc.attempts()):
-            return await _settle(resource, id, exc)
+        if refused(exc) or any(may_have_acted(e) for e in exc.attempts()):
+            return await settle(target, id, exc)
         return CancelResult(id, None, exc)
+    if trade is None:
+        # An empty 2xx (older API versions answered 204): the cancel was accepted; a look gives the trade,
+        # and failing to look does not undo the cancel.
+        with contextlib.suppress(ThreeCommasError):
+            trade = await target._look(id)
+    return CancelResult(id, trade)
 
 
 def _distinct_ids(ids: Iterable[int]) -> list[int]:
@@ -111,15 +114,15 @@ def _distinct_ids(ids: Iterable[int]) -> list[int]:
 
 
 def cancel_many(
-    resource: SmartTrades, ids: Iterable[int], *, concurrency: int = DEFAULT_CONCURRENCY
+    target: CancelTarget, ids: Iterable[int], *, concurrency: int = DEFAULT_CONCURRENCY
 ) -> AsyncIterator[CancelResult]:
     """Check the arguments now (not at the first ``async for`` step), then stream the results."""
     if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
         raise ValueError(f"concurrency must be a positive integer, got {concurrency!r}")
-    return _stream(resource, _distinct_ids(ids), concurrency)
+    return _stream(target, _distinct_ids(ids), concurrency)
 
 
-async def _stream(resource: SmartTrades, unique: list[int], concurrency: int) -> AsyncIterator[CancelResult]:
+async def _stream(target: CancelTarget, unique: list[int], concurrency: int) -> AsyncIterator[CancelResult]:
     """Yield one :class:`CancelResult` per distinct id, in completion order."""
     if not unique:
         return
@@ -132,7 +135,7 @@ async def _stream(resource: SmartTrades, unique: list[int], concurrency: int) ->
         try:
             for id in pending:
                 started = monotonic()
-                result = await _cancel_one(resource, id)
+                result = await _cancel_one(target, id)
                 await results.put(replace(result, elapsed=monotonic() - started))
         except asyncio.CancelledError:
             raise

@@ -5,16 +5,14 @@ from __future__ import annotations
 import builtins
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, TypedDict, Unpack
 
+from .. import _routes as routes
 from .._encoding import encode_body, encode_query
-from .._errors import (
-    PermissionDeniedError,
-    ThreeCommasError,
-    UnprocessableEntityError,
-    may_have_acted,
-)
-from .._ratelimit import NORMAL, RISK_REDUCING
+from .._errors import ThreeCommasError
+from .._resource import Resource
+from .._routes import RISK_REDUCING
+from .._status import CANCELLING, status_of
 from ..models import (
     AddFundsParams,
     ReduceFundsInfo,
@@ -24,125 +22,83 @@ from ..models import (
     SmartTradeUpdate,
     Trade,
 )
-from ..models._decoders import (
-    REDUCE_FUNDS_INFO_DECODER,
-    SMART_TRADE_DECODER,
-    SMART_TRADE_LIST_DECODER,
-    TRADE_LIST_DECODER,
-)
-from .cancel import CANCELLING, DEFAULT_CONCURRENCY, CancelResult, cancel_many, status_of
+from .cancel import DEFAULT_CONCURRENCY, CancelResult, acted_before, cancel_many, refused, settle
 
-if TYPE_CHECKING:
-    from .._client import ThreeCommasClient
+__all__ = ["ListFilters", "SmartTrades"]
 
-__all__ = ["SmartTrades"]
-
-_BASE: Final = "/v2/smart_trades"
 MAX_PER_PAGE: Final = 100
 MAX_NOTE: Final = 300
 
 
-def _check_id(name: str, value: object) -> int:
-    # bool is an int subclass; True as an id is always a bug in the caller.
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+class ListFilters(TypedDict, total=False):
+    """The filters of ``GET /v2/smart_trades`` (``from_`` is sent as ``from``)."""
+
+    account_id: int | None
+    pair: str | None
+    type: str | None
+    status: str | None
+    order_by: str | None
+    order_direction: str | None
+    from_: datetime | str | None
+    to: datetime | str | None
+    base: str | None
+    quote: str | None
 
 
-class SmartTrades:
+_FILTER_NAMES: Final = frozenset(ListFilters.__annotations__)
+
+
+def _list_query(filters: Mapping[str, Any], page: int | None, per_page: int | None) -> str:
+    unknown = filters.keys() - _FILTER_NAMES
+    if unknown:
+        raise TypeError(f"unknown SmartTrade list filter(s): {', '.join(sorted(unknown))}")
+    if page is not None and (not isinstance(page, int) or page < 1):
+        raise ValueError(f"page must be an integer >= 1, got {page!r}")
+    if per_page is not None and (not isinstance(per_page, int) or not 1 <= per_page <= MAX_PER_PAGE):
+        raise ValueError(f"per_page must be an integer in 1..{MAX_PER_PAGE}, got {per_page!r}")
+    direction = filters.get("order_direction")
+    if direction is not None and direction.upper() not in ("ASC", "DESC"):
+        raise ValueError(f"order_direction must be 'ASC' or 'DESC', got {direction!r}")
+    params = {("from" if k == "from_" else k): v for k, v in filters.items()}
+    params["page"] = page
+    params["per_page"] = per_page
+    return encode_query(params)
+
+
+def _body(params: Any, what: str) -> bytes:
+    if params is None:
+        raise ValueError(f"{what} needs params (a Struct or a mapping), got None")
+    return encode_body(params)
+
+
+class SmartTrades(Resource):
     """SmartTrade v2 endpoints. Reached as ``client.smart_trades``; every method is signed, rate-limited,
     retried per the client's policy and decoded into msgspec Structs."""
 
-    __slots__ = ("_client",)
-
-    def __init__(self, client: ThreeCommasClient) -> None:
-        self._client = client
+    __slots__ = ()
 
     # -- reads ----------------------------------------------------------------------------------------
     async def get(self, id: int) -> SmartTrade:
         """GET /v2/smart_trades/{id}."""
-        return await self._get(id, NORMAL)
-
-    async def _get(self, id: int, priority: int) -> SmartTrade:
-        # Cancels check their outcome with a GET; it waits with them, not behind the reads they overtake.
-        path = f"{_BASE}/{_check_id('id', id)}"
-        return await self._client._call(
-            "GET", path, "", None, "GET /v2/smart_trades/{id}", priority, SMART_TRADE_DECODER
-        )
+        return await self._request(routes.GET, id)
 
     async def list(
-        self,
-        *,
-        account_id: int | None = None,
-        pair: str | None = None,
-        type: str | None = None,
-        status: str | None = None,
-        page: int | None = None,
-        per_page: int | None = None,
-        order_by: str | None = None,
-        order_direction: str | None = None,
-        from_: datetime | str | None = None,
-        to: datetime | str | None = None,
-        base: str | None = None,
-        quote: str | None = None,
+        self, *, page: int | None = None, per_page: int | None = None, **filters: Unpack[ListFilters]
     ) -> builtins.list[SmartTrade]:
-        """GET /v2/smart_trades: one page (3Commas answers a bare array with no total)."""
-        if page is not None and (not isinstance(page, int) or page < 1):
-            raise ValueError(f"page must be an integer >= 1, got {page!r}")
-        if per_page is not None and (not isinstance(per_page, int) or not 1 <= per_page <= MAX_PER_PAGE):
-            raise ValueError(f"per_page must be an integer in 1..{MAX_PER_PAGE}, got {per_page!r}")
-        if order_direction is not None and order_direction.upper() not in ("ASC", "DESC"):
-            raise ValueError(f"order_direction must be 'ASC' or 'DESC', got {order_direction!r}")
-        params = {
-            "account_id": account_id,
-            "pair": pair,
-            "type": type,
-            "status": status,
-            "page": page,
-            "per_page": per_page,
-            "order_by": order_by,
-            "order_direction": order_direction,
-            "from": from_,
-            "to": to,
-            "base": base,
-            "quote": quote,
-        }
-        return await self._client._call(
-            "GET", _BASE, encode_query(params), None, "GET /v2/smart_trades", NORMAL, SMART_TRADE_LIST_DECODER
-        )
+        """GET /v2/smart_trades: one page (3Commas answers a bare array with no total).
+
+        Filters: ``account_id``, ``pair``, ``type``, ``status``, ``order_by``, ``order_direction``,
+        ``from_``, ``to``, ``base``, ``quote`` (see :class:`ListFilters`); ``None`` leaves one out.
+        """
+        return await self._request(routes.LIST, query=_list_query(filters, page, per_page))
 
     async def iterate(
-        self,
-        *,
-        account_id: int | None = None,
-        pair: str | None = None,
-        type: str | None = None,
-        status: str | None = None,
-        per_page: int = MAX_PER_PAGE,
-        order_by: str | None = None,
-        order_direction: str | None = None,
-        from_: datetime | str | None = None,
-        to: datetime | str | None = None,
-        base: str | None = None,
-        quote: str | None = None,
+        self, *, per_page: int = MAX_PER_PAGE, **filters: Unpack[ListFilters]
     ) -> AsyncIterator[SmartTrade]:
         """Every SmartTrade matching the filters, page after page, until a page shorter than ``per_page``."""
         page = 1
         while True:
-            batch = await self.list(
-                account_id=account_id,
-                pair=pair,
-                type=type,
-                status=status,
-                page=page,
-                per_page=per_page,
-                order_by=order_by,
-                order_direction=order_direction,
-                from_=from_,
-                to=to,
-                base=base,
-                quote=quote,
-            )
+            batch = await self.list(page=page, per_page=per_page, **filters)
             for trade in batch:
                 yield trade
             if len(batch) < per_page:
@@ -151,59 +107,43 @@ class SmartTrades:
 
     async def trades(self, id: int) -> builtins.list[Trade]:
         """GET /v2/smart_trades/{id}/trades: the orders of a SmartTrade."""
-        path = f"{_BASE}/{_check_id('id', id)}/trades"
-        return await self._client._call(
-            "GET", path, "", None, "GET /v2/smart_trades/{id}/trades", NORMAL, TRADE_LIST_DECODER
-        )
+        return await self._request(routes.TRADES, id)
 
     async def reduce_funds_info(self, id: int) -> ReduceFundsInfo:
         """GET /v2/smart_trades/{id}/reduce_funds_info: how much can be taken out."""
-        path = f"{_BASE}/{_check_id('id', id)}/reduce_funds_info"
-        return await self._client._call(
-            "GET",
-            path,
-            "",
-            None,
-            "GET /v2/smart_trades/{id}/reduce_funds_info",
-            NORMAL,
-            REDUCE_FUNDS_INFO_DECODER,
-        )
+        return await self._request(routes.REDUCE_FUNDS_INFO, id)
 
     # -- writes ---------------------------------------------------------------------------------------
     async def create(self, params: SmartTradeCreate | Mapping[str, Any]) -> SmartTrade:
         """POST /v2/smart_trades. Not idempotent: retried only when it provably never reached 3Commas."""
-        return await self._write("POST", _BASE, params, "POST /v2/smart_trades")
+        return await self._request(routes.CREATE, body=_body(params, "create"))
 
     async def update(self, id: int, params: SmartTradeUpdate | Mapping[str, Any]) -> SmartTrade:
         """PATCH /v2/smart_trades/{id}: edit a SmartTrade that is still waiting."""
-        path = f"{_BASE}/{_check_id('id', id)}"
-        return await self._write("PATCH", path, params, "PATCH /v2/smart_trades/{id}")
+        return await self._request(routes.UPDATE, id, body=_body(params, "update"))
 
     async def add_funds(self, id: int, params: AddFundsParams | Mapping[str, Any]) -> SmartTrade:
         """POST /v2/smart_trades/{id}/add_funds. Not idempotent."""
-        path = f"{_BASE}/{_check_id('id', id)}/add_funds"
-        return await self._write("POST", path, params, "POST /v2/smart_trades/{id}/add_funds")
+        return await self._request(routes.ADD_FUNDS, id, body=_body(params, "add_funds"))
 
     async def reduce_funds(self, id: int, params: ReduceFundsParams | Mapping[str, Any]) -> SmartTrade:
         """POST /v2/smart_trades/{id}/reduce_funds. Not idempotent."""
-        path = f"{_BASE}/{_check_id('id', id)}/reduce_funds"
-        return await self._write("POST", path, params, "POST /v2/smart_trades/{id}/reduce_funds")
+        return await self._request(routes.REDUCE_FUNDS, id, body=_body(params, "reduce_funds"))
 
     async def set_note(self, id: int, note: str) -> SmartTrade:
         """POST /v2/smart_trades/{id}/set_note (1 to 300 characters)."""
         if not isinstance(note, str) or not 1 <= len(note) <= MAX_NOTE:
             got = f"{len(note)} characters" if isinstance(note, str) else repr(note)
             raise ValueError(f"note must be a string of 1..{MAX_NOTE} characters, got {got}")
-        path = f"{_BASE}/{_check_id('id', id)}/set_note"
-        return await self._write("POST", path, {"note": note}, "POST /v2/smart_trades/{id}/set_note")
+        return await self._request(routes.SET_NOTE, id, body=encode_body({"note": note}))
 
     async def force_start(self, id: int) -> SmartTrade:
         """POST /v2/smart_trades/{id}/force_start."""
-        return await self._action("POST", id, "/force_start", NORMAL)
+        return await self._request(routes.FORCE_START, id)
 
     async def force_process(self, id: int) -> SmartTrade:
         """POST /v2/smart_trades/{id}/force_process (found in older docs only)."""
-        return await self._action("POST", id, "/force_process", NORMAL)
+        return await self._request(routes.FORCE_PROCESS, id)
 
     # -- risk-reducing: served first when requests wait for the rate limit ------------------------------
     async def cancel(self, id: int) -> SmartTrade:
@@ -213,42 +153,29 @@ class SmartTrades:
         When a first attempt's answer was lost and the retry is refused (403/422) because the trade is
         already cancelling, the first attempt did the work: a GET confirms it and the trade is returned.
         """
-        path = f"{_BASE}/{_check_id('id', id)}"
         try:
-            trade: SmartTrade | None = await self._client._call(
-                "DELETE",
-                path,
-                "",
-                None,
-                "DELETE /v2/smart_trades/{id}",
-                RISK_REDUCING,
-                SMART_TRADE_DECODER,
-                allow_empty=True,
-            )
-        except (PermissionDeniedError, UnprocessableEntityError) as exc:
-            if not any(may_have_acted(e) for e in exc.attempts()[:-1]):
+            trade = await self._delete(id)
+        except ThreeCommasError as exc:
+            if not (refused(exc) and acted_before(exc)):
                 raise
-            try:
-                trade = await self._get(id, RISK_REDUCING)
-            except ThreeCommasError:
-                raise exc from None
-            if status_of(trade) not in CANCELLING:
+            result = await settle(self, id, exc)
+            if result.trade is None or status_of(result.trade) not in CANCELLING:
                 raise
-        return trade if trade is not None else await self._get(id, RISK_REDUCING)
+            return result.trade
+        return trade if trade is not None else await self._look(id)
 
     async def close_by_market(self, id: int) -> SmartTrade:
         """POST /v2/smart_trades/{id}/close_by_market: the panic close."""
-        return await self._action("POST", id, "/close_by_market", RISK_REDUCING)
+        return await self._request(routes.CLOSE_BY_MARKET, id)
 
     async def close_trade_by_market(self, id: int, trade_id: int) -> SmartTrade:
         """POST /v2/smart_trades/{id}/trades/{trade_id}/close_by_market."""
-        suffix = f"/trades/{_check_id('trade_id', trade_id)}/close_by_market"
-        return await self._action("POST", id, suffix, RISK_REDUCING, template="/trades/{id}/close_by_market")
+        return await self._request(routes.CLOSE_TRADE_BY_MARKET, id, trade_id)
 
     async def cancel_trade(self, id: int, trade_id: int) -> SmartTrade:
         """DELETE /v2/smart_trades/{id}/trades/{trade_id}: cancel one order of a SmartTrade."""
-        suffix = f"/trades/{_check_id('trade_id', trade_id)}"
-        return await self._action("DELETE", id, suffix, RISK_REDUCING, template="/trades/{id}")
+        trade = await self._request(routes.CANCEL_TRADE, id, trade_id)
+        return trade if trade is not None else await self._look(id)
 
     def cancel_many(
         self, ids: Iterable[int], *, concurrency: int = DEFAULT_CONCURRENCY
@@ -259,17 +186,9 @@ class SmartTrades:
         """
         return cancel_many(self, ids, concurrency=concurrency)
 
-    # -- plumbing -------------------------------------------------------------------------------------
-    async def _action(
-        self, method: str, id: int, suffix: str, priority: int, *, template: str | None = None
-    ) -> SmartTrade:
-        path = f"{_BASE}/{_check_id('id', id)}{suffix}"
-        endpoint = f"{method} {_BASE}/{{id}}{suffix if template is None else template}"
-        return await self._client._call(method, path, "", None, endpoint, priority, SMART_TRADE_DECODER)
+    # -- what bulk cancel needs (resources.cancel.CancelTarget) ---------------------------------------
+    async def _delete(self, id: int) -> SmartTrade | None:
+        return await self._request(routes.CANCEL, id)
 
-    async def _write(self, method: str, path: str, params: Any, endpoint: str) -> SmartTrade:
-        if params is None:
-            raise ValueError(f"{method} {path} needs params (a Struct or a mapping), got None")
-        return await self._client._call(
-            method, path, "", encode_body(params), endpoint, NORMAL, SMART_TRADE_DECODER
-        )
+    async def _look(self, id: int) -> SmartTrade:
+        return await self._request(routes.GET, id, priority=RISK_REDUCING)
