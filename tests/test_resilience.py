@@ -134,6 +134,18 @@ async def test_waiting_cancels_overtake_waiting_reads(server: Scripted) -> None:
     assert order[4:] == ["GET"] * 5
 
 
+async def test_a_stall_for_the_rate_limit_is_announced_once(server: Scripted) -> None:
+    events: list[ClientEvent] = []
+    limit = RateLimit(max_rate=2, time_period=0.05, endpoints={})
+    async with client_for(server, rate_limit=limit, event_hook=events.append) as client:
+        await asyncio.gather(*(client.smart_trades.get(i + 1) for i in range(8)))
+        throttles = [e for e in events if e.kind == "throttle"]
+        assert len(throttles) == 1
+        assert 0 < throttles[0].wait <= 0.05
+        await asyncio.gather(*(client.smart_trades.get(i + 1) for i in range(4)))  # a new stall
+    assert [e.kind for e in events].count("throttle") == 2
+
+
 async def test_cancelling_a_waiting_task_leaks_nothing(server: Scripted) -> None:
     limit = RateLimit(max_rate=1, time_period=0.3, margin=0, endpoints={})
     async with client_for(server, rate_limit=limit) as client:

@@ -12,9 +12,15 @@ __all__ = ["ClientEvent", "EventHook", "emit"]
 
 @dataclass(frozen=True, slots=True)
 class ClientEvent:
-    """One retry, 429 cool-down or 418 ban. Carries no header, key or signature."""
+    """One retry, 429 cool-down, 418 ban, or a wait for the rate limit. Carries no header, key or signature.
 
-    kind: Literal["retry", "cooldown", "ban"]
+    ``kind``: ``"retry"`` (an attempt failed; the next one starts in ``wait`` s), ``"cooldown"`` (a 429:
+    every request of the bucket pauses ``wait`` s), ``"ban"`` (a 418: nothing is sent for ``wait`` s),
+    ``"throttle"`` (requests queue for the client's own rate limit; the next slot frees in ``wait`` s;
+    once per stall, not per request).
+    """
+
+    kind: Literal["retry", "cooldown", "ban", "throttle"]
     method: str
     path: str
     attempt: int

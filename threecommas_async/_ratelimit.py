@@ -184,6 +184,7 @@ class Gate:
         self._chains: dict[str, tuple[_Window, ...]] = {}
         self._queues: dict[tuple[int, str], deque[_Waiter]] = {}
         self._timer: asyncio.TimerHandle | None = None
+        self._stalled = False  # a "throttle" event was emitted and the queues have not drained since
         self._banned_until = 0.0
         self.ban_strikes = 0
         """418s since the last success; the client resets it."""
@@ -300,6 +301,7 @@ class Gate:
             self._timer = None
         now = self._clock()
         next_at = float("inf")
+        head: _Waiter | None = None
         for (_, endpoint), queue in self._queues.items():
             chain = self._chain(endpoint)
             while queue:
@@ -309,6 +311,9 @@ class Gate:
                     continue
                 free_at = max(w.free_at(now) for w in chain)
                 if free_at > now:
+                    # A wait that a 429's cool-down explains was announced as "cooldown" already.
+                    if free_at < next_at and free_at > max(w.blocked_until for w in chain):
+                        head = waiter
                     next_at = min(next_at, free_at)
                     break
                 queue.popleft()
@@ -319,6 +324,13 @@ class Gate:
         if next_at != float("inf"):
             loop = asyncio.get_running_loop()
             self._timer = loop.call_later(max(0.0, next_at - now), self._dispatch)
+            if not self._stalled and head is not None:
+                self._stalled = True
+                emit(
+                    self._hook, ClientEvent("throttle", head.method, head.url, attempt=0, wait=next_at - now)
+                )
+        elif not self._queues_nonempty():
+            self._stalled = False
 
     # -- feedback from the server ---------------------------------------------------------------------
     def on_rate_limited(self, endpoint: str, retry_after: float | None, method: str, path: str) -> float:
