@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ import pytest
 from aiohttp import ClientResponse, web
 
 from threecommas_async._signing import HMACSigner, RSASigner, signed_message
+from threecommas_async._storage import forget_storages
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -39,6 +41,12 @@ def _aioresponses_compat() -> None:
 
 
 _aioresponses_compat()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    """memory:// is process-wide: one test's 429 cool-down or 418 ban must not pause the next test."""
+    forget_storages()
 
 
 def load_fixture(name: str) -> Any:
@@ -159,3 +167,17 @@ async def rsa_echo_server(rsa_private_key: str) -> AsyncIterator[EchoServer]:
     runner, state = await start_echo_server(private_key=rsa_private_key)
     yield state
     await runner.cleanup()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "virtual_clock: run on a VirtualClockLoop (tests/_virtual.py): time jumps, waits are exact"
+    )
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Any]:
+    if item.get_closest_marker("virtual_clock") is None:
+        return {"default": asyncio.new_event_loop}
+    from ._virtual import VirtualClockLoop
+
+    return {"virtual_clock": VirtualClockLoop}

@@ -134,23 +134,25 @@ async def test_bad_input_raises_before_anything_is_sent(server: FakeThreeCommas)
     assert server.stats.requests == 0
 
 
-async def test_concurrency_bounds_in_flight_requests(server: FakeThreeCommas) -> None:
+async def test_concurrency_bounds_in_flight_requests(
+    server: FakeThreeCommas, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ids = server.seed_trades(40)
     server.faults.random(1.0, kinds=["latency"], delay=0.01, seed=1)
     in_flight = peak = 0
+    real_attempt = ThreeCommasClient._attempt
+
+    async def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        try:
+            return await real_attempt(*args, **kwargs)
+        finally:
+            in_flight -= 1
+
+    monkeypatch.setattr(ThreeCommasClient, "_attempt", counting)
     async with client_for(server) as client:
-        real_attempt = client._attempt
-
-        async def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
-            nonlocal in_flight, peak
-            in_flight += 1
-            peak = max(peak, in_flight)
-            try:
-                return await real_attempt(*args, **kwargs)
-            finally:
-                in_flight -= 1
-
-        client._attempt = counting  # type: ignore[method-assign]
         results = await collect(client, ids, concurrency=5)
     assert len(results) == 40
     assert peak == 5

@@ -60,7 +60,8 @@ def test_bad_configuration_is_named(kwargs: dict[str, Any], match: str) -> None:
 
 def test_repr_hides_secrets(rsa_private_key: str) -> None:
     for client in (make_client(), ThreeCommasClient(KEY, private_key=rsa_private_key)):
-        text = repr(client) + str(client) + repr(vars(client))
+        state = {name: getattr(client, name) for name in ThreeCommasClient.__slots__}
+        text = repr(client) + str(client) + repr(state)
         assert SECRET not in text
         assert "MIIE" not in text
 
@@ -73,14 +74,14 @@ def test_default_timeout_is_finite() -> None:
 # -- lifecycle ----------------------------------------------------------------------------------------
 async def test_one_session_reused_and_closed() -> None:
     client = make_client()
-    assert client._session is None  # lazily created inside the loop
+    assert client._transport._session is None  # lazily created inside the loop
     with aioresponses() as mock:
         mock.get(f"{BASE}/v2/smart_trades/1", body=SEED, repeat=True)
         await client.smart_trades.get(1)
-        session = client._session
+        session = client._transport._session
         assert session is not None
         await client.smart_trades.get(1)
-        assert client._session is session
+        assert client._transport._session is session
     await client.close()
     assert session.closed
     await client.close()  # idempotent
@@ -94,7 +95,7 @@ async def test_session_passed_in_is_never_closed() -> None:
             with aioresponses() as mock:
                 mock.get(f"{BASE}/v2/smart_trades/1", body=SEED)
                 await client.smart_trades.get(1)
-            assert client._session is session
+            assert client._transport._session is session
         assert not session.closed
 
 
@@ -231,7 +232,7 @@ async def test_endpoint(name: str, method: str, path: str, call: Call, answer: b
     assert key[1].path == expected_url.path
     assert dict(key[1].query) == dict(expected_url.query)
     kwargs = calls[0].kwargs
-    assert "Signature" in kwargs["headers"]
+    assert "Signature" in dict(kwargs["headers"])
     if sent_json is None:
         assert kwargs["data"] is None
     else:
@@ -369,18 +370,19 @@ def test_query_values_are_encoded_for_the_wire() -> None:
         encode_query({"g": b"raw"})
 
 
-async def test_delete_through_request_is_risk_reducing() -> None:
+async def test_delete_through_request_is_risk_reducing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from threecommas_async._gate import Gate
     from threecommas_async._routes import RISK_REDUCING
 
     seen: list[tuple[str, int]] = []
+    real = Gate.acquire
+
+    async def spy(self: Gate, endpoint: str, priority: int, method: str, url: str) -> int:
+        seen.append((endpoint, priority))
+        return await real(self, endpoint, priority, method, url)
+
+    monkeypatch.setattr(Gate, "acquire", spy)
     async with make_client() as client:
-        real = client._gate.acquire
-
-        async def spy(endpoint: str, priority: int, method: str, url: str) -> bool:
-            seen.append((endpoint, priority))
-            return await real(endpoint, priority, method, url)
-
-        client._gate.acquire = spy  # type: ignore[method-assign]
         with aioresponses() as mock:
             mock.delete(f"{BASE}/ver1/deals/12/cancel", body=b"{}")
             await client.request("DELETE", "/ver1/deals/12/cancel")

@@ -1,13 +1,14 @@
-"""The client: session lifecycle and the one request pipeline every call goes through.
+"""The client: credentials, lifecycle, and the one request pipeline every call goes through.
 
-prepare (path, query, body bytes) -> sign once over exactly those bytes -> gate (rate limit, cool-down, ban)
--> send -> map the answer (2xx decoded by msgspec from the body bytes, anything else to an exception).
-A failed attempt, and only a failed one, enters the retry machinery in ``_retry.py``.
+sign once over exactly the bytes sent -> gate (rate limit, cool-down, ban; ``_gate.py``) -> admission (a
+free pooled connection; ``_transport.py``) -> send -> read, bounded -> map the answer (2xx decoded by
+msgspec from the body bytes; anything else to an exception, with 429/418 fed back to the gate). A failed
+attempt, and only a failed one, enters the retry machinery in ``_retry.py``.
 """
 
 from __future__ import annotations
 
-import time
+import asyncio
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Final, Literal, TypeVar
@@ -21,27 +22,76 @@ from ._errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
+    ClientClosedError,
     IPBannedError,
     RateLimitError,
     ResponseDecodeError,
+    ResponseTooLargeError,
     ThreeCommasError,
     error_from_response,
     parse_retry_after,
 )
 from ._events import EventHook
-from ._ratelimit import Gate, RateLimit
+from ._gate import Gate
+from ._ratelimit import RateLimit
 from ._retry import RetryBudget, RetryPolicy, is_retryable, retry_after_failure
 from ._routes import Endpoint, endpoint_template, raw_endpoint
-from ._signing import APIKEY_HEADER, DEFAULT_BASE_URL, SIGNATURE_HEADER, make_signer, signed_message
+from ._sending import mark_sent
+from ._signing import (
+    APIKEY_HEADER,
+    DEFAULT_BASE_URL,
+    SIGNATURE_HEADER,
+    HMACSigner,
+    RSASigner,
+    check_api_key,
+    make_signer,
+    signed_message,
+)
+from ._storage import DEFAULT_STORAGE, fingerprint, open_storage
+from ._transport import Transport
 from .resources.smart_trades import SmartTrades
 
-__all__ = ["DEFAULT_BASE_URL", "ThreeCommasClient"]
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_MAX_RESPONSE_SIZE", "DEFAULT_TIMEOUT", "ThreeCommasClient"]
 
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT: Final = 30.0
 DEFAULT_RATE_LIMIT: Final = RateLimit()
 DEFAULT_RETRY: Final = RetryPolicy()
+DEFAULT_MAX_RESPONSE_SIZE: Final = 8 * 1024 * 1024
+"""8 MiB: a page of 100 SmartTrades is about 300 KB."""
+ERROR_BODY_LIMIT: Final = 64 * 1024
+"""How much of an error answer is read: enough for any error JSON or an edge proxy's page title."""
+
+
+class _Call:
+    """One call, signed once: what every attempt of it sends. Shown to nobody: ``repr`` hides the headers,
+    so a crash reporter recording frame locals records no key and no signature."""
+
+    __slots__ = ("body", "endpoint", "headers", "key", "limiter_wait", "method", "path", "priority", "url")
+
+    def __init__(
+        self,
+        endpoint: Endpoint[Any],
+        path: str,
+        url: URL,
+        headers: tuple[tuple[str, str], ...],
+        body: bytes | None,
+        priority: int,
+    ) -> None:
+        self.endpoint = endpoint
+        self.method = endpoint.method
+        self.key = endpoint.key
+        self.path = path
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.priority = priority
+        self.limiter_wait = 0.0
+        """Seconds spent waiting for the rate limit: not part of the retry deadline."""
+
+    def __repr__(self) -> str:
+        return f"<{self.method} {self.path}: signed headers hidden>"
 
 
 class ThreeCommasClient:
@@ -49,8 +99,30 @@ class ThreeCommasClient:
 
     Use it as ``async with ThreeCommasClient(key, secret) as client: ...`` or call :meth:`close`.
     One aiohttp session (one connection pool) serves every request for the client's life; it is created
-    lazily inside the running loop. A session passed in is used as-is and never closed by the client.
+    lazily inside the running loop. A session passed in is used as-is and never closed by the client
+    (but see ``_transport``: its silent resend is switched off). :meth:`with_credentials` makes a client
+    for another API key that shares this one's pool.
     """
+
+    __slots__ = (
+        "_base_path",
+        "_budget",
+        "_closed",
+        "_gate",
+        "_headers",
+        "_hook",
+        "_max_response_size",
+        "_origin",
+        "_owns_transport",
+        "_signer",
+        "_timeout",
+        "_transport",
+        "base_url",
+        "forced_mode",
+        "rate_limit",
+        "retry",
+        "smart_trades",
+    )
 
     def __init__(
         self,
@@ -66,51 +138,92 @@ class ThreeCommasClient:
         session: aiohttp.ClientSession | None = None,
         event_hook: EventHook | None = None,
         connection_limit: int = 100,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
-        if not isinstance(api_key, str) or not api_key:
-            raise ValueError("api_key must be a non-empty string")
-        self._signer = make_signer(api_secret, private_key)
+        check_api_key(api_key)
+        signer = make_signer(api_secret, private_key)
         if forced_mode not in (None, "real", "paper"):
             raise ValueError(f"forced_mode must be 'real', 'paper' or None, got {forced_mode!r}")
         base = URL(base_url)
         if not base.is_absolute() or base.scheme not in ("http", "https"):
-            raise ValueError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
+            raise ValueError("base_url must be an absolute http(s) URL")
         if base.query_string or base.fragment:
-            raise ValueError(f"base_url must not carry a query or fragment, got {base_url!r}")
+            raise ValueError("base_url must not carry a query or fragment")
         if base.user is not None or base.password is not None:
             raise ValueError("base_url must not carry credentials (user:password@)")
+        if isinstance(timeout, int | float):
+            if not timeout > 0:
+                raise ValueError(f"timeout must be positive, got {timeout!r}")
+            timeout = aiohttp.ClientTimeout(total=timeout, connect=min(10.0, float(timeout)))
+        if not isinstance(max_response_size, int) or max_response_size < 1024:
+            raise ValueError(f"max_response_size must be an integer >= 1024 bytes, got {max_response_size!r}")
         self.base_url = str(base).rstrip("/")
         self._origin = str(base.origin())
         self._base_path = base.raw_path.rstrip("/")
-        if isinstance(timeout, int | float):
-            if timeout <= 0:
-                raise ValueError(f"timeout must be positive, got {timeout!r}")
-            timeout = aiohttp.ClientTimeout(total=timeout, connect=min(10.0, float(timeout)))
-        self._timeout = timeout
-        self._headers: dict[str, str] = {APIKEY_HEADER: api_key, "Accept": "application/json"}
-        if forced_mode is not None:
-            self._headers["Forced-Mode"] = forced_mode
         self.forced_mode = forced_mode
-        self._session = session
-        self._owns_session = session is None
-        self._connection_limit = connection_limit
-        self._closed = False
+        self._timeout = timeout
+        self._max_response_size = max_response_size
         self._hook = event_hook
         self.rate_limit = rate_limit
         self.retry = retry
-        self._gate = Gate(rate_limit, hook=event_hook)
+        self._transport = Transport(session, connection_limit=connection_limit, timeout=timeout)
+        self._owns_transport = True
+        self._setup(api_key, signer)
+
+    def _setup(self, api_key: str, signer: HMACSigner | RSASigner) -> None:
+        """What belongs to one API key: signer, headers, gate, retry budget, resources."""
+        self._signer = signer
+        headers = {APIKEY_HEADER: api_key, "Accept": "application/json"}
+        if self.forced_mode is not None:
+            headers["Forced-Mode"] = self.forced_mode
+        self._headers = tuple(headers.items())
+        rate_limit = self.rate_limit
+        storage = open_storage(rate_limit.storage if rate_limit is not None else DEFAULT_STORAGE)
+        # A slot in flight is released in a finally; in a storage shared with other processes it also
+        # lapses after the longest an attempt can take, in case this process dies mid-request.
+        lease = (self._timeout.total or 300.0) + 5.0
+        self._gate = Gate(rate_limit, storage, fingerprint(api_key), lease=lease, hook=self._hook)
+        retry = self.retry
         self._budget = RetryBudget(retry.budget) if retry is not None else None
+        self._closed = False
         self.smart_trades = SmartTrades(self)
 
+    def with_credentials(
+        self, api_key: str, api_secret: str | None = None, private_key: str | bytes | None = None
+    ) -> ThreeCommasClient:
+        """A client for another API key (another tenant) that shares this client's connection pool.
+
+        Everything else is copied: base URL, mode, limits (with the key's own allowance in the same
+        storage), retry policy (with its own budget), timeout, event hook. Closing this client closes the
+        pool for every sibling; closing a sibling only stops that sibling. Made in microseconds, so a
+        service can hold one per user.
+        """
+        check_api_key(api_key)
+        signer = make_signer(api_secret, private_key)
+        sibling = object.__new__(ThreeCommasClient)
+        for name in ("base_url", "_origin", "_base_path", "forced_mode", "_timeout", "_max_response_size"):
+            setattr(sibling, name, getattr(self, name))
+        sibling._hook = self._hook
+        sibling.rate_limit = self.rate_limit
+        sibling.retry = self.retry
+        sibling._transport = self._transport
+        sibling._owns_transport = False
+        sibling._setup(api_key, signer)
+        return sibling
+
     def __repr__(self) -> str:
-        return (
-            f"ThreeCommasClient(base_url={self.base_url!r}, signing={self._signer.scheme!r}, "
-            f"forced_mode={self.forced_mode!r})"
-        )
+        signer = getattr(self, "_signer", None)
+        # getattr: a repr must work on a client whose __init__ raised half-way (a debugger shows it).
+        base_url = getattr(self, "base_url", None)
+        mode = getattr(self, "forced_mode", None)
+        scheme = getattr(signer, "scheme", None)
+        return f"ThreeCommasClient(base_url={base_url!r}, signing={scheme!r}, forced_mode={mode!r})"
 
     # -- lifecycle ------------------------------------------------------------------------------------
     async def __aenter__(self) -> ThreeCommasClient:
-        self._ensure_session()
+        if self.closed:
+            raise ClientClosedError("the ThreeCommasClient is closed; create a new one")
+        self._transport.bind()
         return self
 
     async def __aexit__(
@@ -119,31 +232,26 @@ class ThreeCommasClient:
         await self.close()
 
     async def close(self) -> None:
-        """Close the session the client created (never one passed in). Safe to call twice."""
+        """Stop: requests waiting for the rate limit fail at once with :class:`ClientClosedError`, and the
+        session the client made is closed (never one passed in; a sibling leaves the shared pool open).
+        Safe to call twice."""
         self._closed = True
-        session, self._session = self._session, None
-        if session is not None and self._owns_session:
-            await session.close()
+        self._gate.close()
+        if self._owns_transport:
+            await self._transport.close()
 
     @property
     def closed(self) -> bool:
-        return self._closed
+        return self._closed or self._transport.closed
 
-    def _ensure_session(self) -> aiohttp.ClientSession:
-        session = self._session
-        if session is None:
-            if self._closed:
-                raise RuntimeError("ThreeCommasClient is closed; create a new one")
-            connector = aiohttp.TCPConnector(limit=self._connection_limit, ttl_dns_cache=300)
-            session = self._session = aiohttp.ClientSession(
-                connector=connector, timeout=self._timeout, raise_for_status=False
-            )
-            # aiohttp silently re-sends an idempotent request once when a kept-alive connection drops.
-            # That second request would bypass the rate limiter, the retry budget and the logs, so the
-            # client's own retry policy must be the only one. (Private attribute: no public switch yet.)
-            if hasattr(session, "_retry_connection"):
-                session._retry_connection = False
-        return session
+    async def warm_up(self, connections: int | None = None) -> int:
+        """Open pooled connections to 3Commas now (default: as many as the pool holds, at most 32), so the
+        first burst of a panic does not wait for TCP and TLS set-up. Sends no request. Returns how many
+        connections were opened."""
+        if self.closed:
+            raise ClientClosedError("the ThreeCommasClient is closed; create a new one")
+        n = min(self._transport.limit, 32) if connections is None else connections
+        return await self._transport.warm_up(self.base_url, n)
 
     # -- public low-level entry point -----------------------------------------------------------------
     async def request(
@@ -166,6 +274,17 @@ class ThreeCommasClient:
         return await self._send(endpoint, path, query=encode_query(params), body=body)
 
     # -- the pipeline ---------------------------------------------------------------------------------
+    def _sign(
+        self, endpoint: Endpoint[Any], path: str, query: str, body: bytes | None, priority: int
+    ) -> _Call:
+        raw_path = self._base_path + path
+        signature = self._signer.sign(signed_message(self._signer.scheme, raw_path, query, body))
+        headers = (*self._headers, (SIGNATURE_HEADER, signature))
+        if body is not None:
+            headers = (*headers, ("Content-Type", "application/json"))
+        url = URL(f"{self._origin}{raw_path}?{query}" if query else f"{self._origin}{raw_path}", encoded=True)
+        return _Call(endpoint, path, url, headers, body, priority)
+
     async def _send(
         self,
         endpoint: Endpoint[T],
@@ -176,71 +295,92 @@ class ThreeCommasClient:
         priority: int | None = None,
     ) -> T:
         """Send one declared endpoint: the narrow verb every resource speaks (``_resource.Sender``)."""
-        method = endpoint.method
-        raw_path = self._base_path + path
-        headers = self._headers.copy()
-        headers[SIGNATURE_HEADER] = self._signer.sign(
-            signed_message(self._signer.scheme, raw_path, query, body)
-        )
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        url = URL(f"{self._origin}{raw_path}?{query}" if query else f"{self._origin}{raw_path}", encoded=True)
-        if priority is None:
-            priority = endpoint.priority
-        started = time.monotonic()
+        call = self._sign(endpoint, path, query, body, endpoint.priority if priority is None else priority)
+        # The loop's clock, like the limiter's: deadlines and waits are on one clock (tests drive it).
+        clock = asyncio.get_running_loop().time
+        started = clock()
         try:
-            return await self._attempt(endpoint, path, url, headers, body, priority)
+            result: T = await self._attempt(call, self._timeout)
+            return result
         except ThreeCommasError as exc:
             policy = self.retry
-            if policy is None or policy.max_attempts < 2 or not is_retryable(exc, method, policy):
+            max_wait = (self.rate_limit or DEFAULT_RATE_LIMIT).max_wait
+            if (
+                policy is None
+                or policy.max_attempts < 2
+                or not is_retryable(exc, call.method, policy, max_wait)
+            ):
                 raise
             assert self._budget is not None
-            return await retry_after_failure(
+
+            def deadline() -> float:
+                return started + policy.deadline + call.limiter_wait
+
+            def again() -> Any:
+                # Attempts and back-off together stay within the deadline: a retry gets what is left.
+                left = max(deadline() - clock(), 0.001)
+                limits = self._timeout
+                if limits.total is not None and left >= limits.total:
+                    return self._attempt(call, limits)
+                connect = None if limits.connect is None else min(limits.connect, left)
+                return self._attempt(call, aiohttp.ClientTimeout(total=left, connect=connect))
+
+            retried: T = await retry_after_failure(
                 exc,
-                lambda: self._attempt(endpoint, path, url, headers, body, priority),
+                again,
                 policy=policy,
                 budget=self._budget,
-                method=method,
+                method=call.method,
                 path=path,
-                started=started,
+                deadline=deadline,
+                clock=clock,
+                max_wait=max_wait,
                 hook=self._hook,
             )
+            return retried
 
-    async def _attempt(
-        self,
-        endpoint: Endpoint[T],
-        path: str,
-        url: URL,
-        headers: dict[str, str],
-        body: bytes | None,
-        priority: int,
-    ) -> T:
-        method = endpoint.method
-        key = endpoint.key
-        session = self._ensure_session()
-        holds_slot = await self._gate.acquire(key, priority, method, path)
+    async def _attempt(self, call: _Call, limits: aiohttp.ClientTimeout) -> Any:
+        if self._closed:
+            raise ClientClosedError(f"{call.method} {call.path} not sent: the ThreeCommasClient is closed")
+        session, admission = self._transport.bind()
+        gate = self._gate
+        clock = asyncio.get_running_loop().time
+        waited_from = clock()
+        token = await gate.acquire(call.key, call.priority, call.method, call.path)
+        call.limiter_wait += clock() - waited_from
+        method, path, url = call.method, call.path, call.url
         # The SDK error is raised after the except blocks, not inside them: raised inside, it would keep
         # the aiohttp exception as __context__, and some of those carry the request headers (Signature).
         failure: ThreeCommasError | None = None
+        status = 0
+        content = b""
         try:
-            if session.closed:
-                raise RuntimeError("ThreeCommasClient was closed while this request waited")
-            async with session.request(
-                method,
-                url,
-                data=body,
-                headers=headers,
-                timeout=self._timeout,
-                # A redirect would carry Apikey and Signature to whatever host it names, and turn a POST
-                # into a GET; 3Commas does not redirect API calls, so one is an error, never followed.
-                allow_redirects=False,
-                # A session passed in may raise on 4xx/5xx by itself; the answer must reach _error().
-                raise_for_status=False,
-            ) as resp:
-                content = await resp.read()
-                status = resp.status
-                if not 200 <= status < 300:
-                    raise self._error(method, path, str(url), status, content, resp.headers, key)
+            async with admission:
+                if self._transport.closed:
+                    raise ClientClosedError(f"{method} {path} not sent: the ThreeCommasClient was closed")
+                mark_sent()
+                async with session.request(
+                    method,
+                    url,
+                    data=call.body,
+                    headers=call.headers,
+                    timeout=limits,
+                    # A redirect would carry Apikey and Signature to whatever host it names, and turn a POST
+                    # into a GET; 3Commas does not redirect API calls, so one is an error, never followed.
+                    allow_redirects=False,
+                    # A session passed in may raise on 4xx/5xx by itself; the answer must reach the mapping.
+                    raise_for_status=False,
+                ) as resp:
+                    status = resp.status
+                    if 200 <= status < 300:
+                        content = await _read(resp, self._max_response_size, method, path, str(url))
+                    else:
+                        content = await _read_error(resp)
+                        retry_after = parse_retry_after(resp.headers.getall("Retry-After", ()))
+            if not 200 <= status < 300:
+                failure = await self._error(call, status, content, retry_after)
+        except ThreeCommasError as exc:  # ours (too large, closed): no aiohttp context to shed
+            failure = exc
         except aiohttp.ConnectionTimeoutError:
             failure = APITimeoutError(
                 f"{method} {path}: timed out connecting to {self._origin}",
@@ -266,48 +406,75 @@ class ThreeCommasClient:
                 url=str(url),
             )
         finally:
-            if holds_slot:
-                self._gate.release(key)
+            gate.release(call.key, token)
         if failure is not None:
             raise failure
         if self._budget is not None:
             self._budget.earn()
-        if self._gate.ban_strikes:
-            self._gate.ban_strikes = 0
+        gate.succeeded()
+        endpoint = call.endpoint
         if not content and endpoint.allow_empty:
-            return None  # type: ignore[return-value]
+            return None
         try:
             return endpoint.decoder.decode(content)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, RecursionError) as exc:
             # ValidationError is a DecodeError; its message names the JSON path ("at `$.position...`").
             what = "an empty body" if not content else f"a body that does not match {endpoint.what}"
-            raise ResponseDecodeError(
-                f"{method} {path} -> {status}: {what}: {exc}",
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            decode_error = ResponseDecodeError(
+                f"{method} {path} -> {status}: {what}: {reason}",
                 status=status,
                 method=method,
                 url=str(url),
                 body=content.decode("utf-8", "replace"),
-            ) from None
+            )
+        raise decode_error
 
-    def _error(
-        self,
-        method: str,
-        path: str,
-        url: str,
-        status: int,
-        content: bytes,
-        headers: Mapping[str, str],
-        endpoint: str,
-    ) -> APIError:
-        error = error_from_response(method, url, path, status, content, headers)
+    async def _error(self, call: _Call, status: int, content: bytes, retry_after: float | None) -> APIError:
+        error = error_from_response(call.method, str(call.url), call.path, status, content, retry_after)
         if status == 429:
             # Every 429 pauses the bucket, the subscription-plan kind included: to 3Commas' ban logic
             # a 429 is a 429, and sending on into it is what earns a 418.
-            wait = self._gate.on_rate_limited(
-                endpoint, parse_retry_after(headers.get("Retry-After")), method, path
-            )
+            wait = await self._gate.on_rate_limited(call.key, retry_after, call.method, call.path)
             if isinstance(error, RateLimitError):
                 error.retry_after = wait
         elif isinstance(error, IPBannedError):
-            self._gate.on_banned(error, method, path)
+            error.retry_after = await self._gate.on_banned(retry_after, call.method, call.path)
         return error
+
+
+async def _read(resp: aiohttp.ClientResponse, limit: int, method: str, path: str, url: str) -> bytes:
+    """The whole 2xx body, never more than ``limit`` bytes after decompression."""
+    length = resp.content_length
+    if length is not None and length > limit:
+        raise _too_large(method, path, url, resp.status, limit)
+    if length is not None and not resp.headers.get("Content-Encoding"):
+        return await resp.read()  # aiohttp reads exactly Content-Length bytes
+    body = bytearray()
+    async for chunk in resp.content.iter_any():
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(method, path, url, resp.status, limit)
+    return bytes(body)
+
+
+async def _read_error(resp: aiohttp.ClientResponse) -> bytes:
+    """The start of an error answer: all a mapping needs, however much the server sends."""
+    body = bytearray()
+    async for chunk in resp.content.iter_any():
+        body += chunk
+        if len(body) >= ERROR_BODY_LIMIT:
+            break
+    return bytes(body[:ERROR_BODY_LIMIT])
+
+
+def _too_large(method: str, path: str, url: str, status: int, limit: int) -> ResponseTooLargeError:
+    return ResponseTooLargeError(
+        f"{method} {path} -> {status}: the answer is larger than max_response_size={limit:,} bytes "
+        "(decompressed); nothing of it was decoded",
+        status=status,
+        method=method,
+        url=url,
+        body="",
+        limit=limit,
+    )

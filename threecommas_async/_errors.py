@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Iterable, Mapping
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import msgspec
@@ -18,11 +20,15 @@ __all__ = [
     "APIError",
     "APITimeoutError",
     "AuthenticationError",
+    "ClientClosedError",
+    "EventLoopMismatchError",
     "IPBannedError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RateLimitStorageError",
     "ResponseDecodeError",
+    "ResponseTooLargeError",
     "ServerError",
     "ThreeCommasError",
     "UnprocessableEntityError",
@@ -30,8 +36,6 @@ __all__ = [
     "may_have_acted",
     "parse_retry_after",
 ]
-
-MAX_RETRY_AFTER = 3 * 24 * 3600.0
 
 BODY_LIMIT = 2000
 """How much of a body an exception keeps: enough to read an HTML error page's title, not a novel."""
@@ -148,6 +152,25 @@ class APITimeoutError(APIConnectionError):
     """The request timed out."""
 
 
+class ClientClosedError(ThreeCommasError, RuntimeError):
+    """The client was closed: before this request was sent, or while it waited for the rate limit."""
+
+
+class EventLoopMismatchError(ThreeCommasError, RuntimeError):
+    """The client is used from an event loop other than the one it started on (a second ``asyncio.run``,
+    another thread). Its connection pool belongs to the first loop: create one client per loop."""
+
+
+class RateLimitStorageError(ThreeCommasError):
+    """The rate-limit storage (SQLite file, Redis) could not be reached in time. Nothing was sent: without
+    the shared allowance a request could walk into a 429 or a ban (fail closed)."""
+
+    def __init__(self, message: str, *, storage: str) -> None:
+        super().__init__(message)
+        self.storage = storage
+        """The storage's URL, without its password."""
+
+
 class ResponseDecodeError(ThreeCommasError):
     """A 2xx answer whose body is not the JSON expected; the message names the field path."""
 
@@ -159,6 +182,14 @@ class ResponseDecodeError(ThreeCommasError):
         self.body = _truncate(body)
 
 
+class ResponseTooLargeError(ResponseDecodeError):
+    """A 2xx answer larger than the client's ``max_response_size`` (counted after decompression)."""
+
+    def __init__(self, message: str, *, limit: int, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.limit = limit
+
+
 class _ErrorBody(msgspec.Struct):
     error: Any = None
     error_description: Any = None
@@ -168,6 +199,7 @@ class _ErrorBody(msgspec.Struct):
 _error_body_decoder = msgspec.json.Decoder(_ErrorBody)
 _TITLE = re.compile(rb"<title>\s*(.*?)\s*</title>", re.IGNORECASE | re.DOTALL)
 _PLAN = re.compile(r"\b(plan|subscription)\b", re.IGNORECASE)
+_NOT_FOUND = re.compile(r"\bnot[ _]found\b", re.IGNORECASE)
 
 _BY_STATUS: dict[int, type[APIError]] = {
     400: UnprocessableEntityError,
@@ -187,25 +219,34 @@ def may_have_acted(error: ThreeCommasError) -> bool:
     return isinstance(error, ServerError | ResponseDecodeError)
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date); None when absent or garbage."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        import time
-        from email.utils import parsedate_to_datetime
+def parse_retry_after(values: Iterable[str]) -> float | None:
+    """Seconds from ``Retry-After`` headers (delta-seconds or an HTTP date), the largest if several.
 
+    A value that is not a positive, finite number of seconds, or a date that is not in the future, means
+    "not given" (None): the caller falls back to its configured pause. Caps are the caller's (a 429's and
+    a 418's differ).
+    """
+    best: float | None = None
+    for raw in values:
+        value = raw.strip()
         try:
-            seconds = parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError, IndexError):
-            return None
-    if not math.isfinite(seconds):
-        return None
-    # A header of "1e9" must not block the client for decades: 3Commas' longest ban is 3 days.
-    return min(max(0.0, seconds), MAX_RETRY_AFTER)
+            seconds = float(value)
+        except ValueError:
+            try:
+                seconds = parsedate_to_datetime(value).timestamp() - time.time()
+            except (TypeError, ValueError, IndexError, OverflowError):
+                continue
+        if math.isfinite(seconds) and seconds > 0 and (best is None or seconds > best):
+            best = seconds
+    return best
+
+
+def _is_json(body: bytes) -> bool:
+    try:
+        msgspec.json.decode(body)
+    except (msgspec.DecodeError, RecursionError):
+        return False
+    return True
 
 
 def _text(value: Any) -> str | None:
@@ -220,15 +261,19 @@ def error_from_response(
     path: str,
     status: int,
     body: bytes,
-    headers: Mapping[str, str],
+    retry_after: float | None = None,
 ) -> APIError:
     """Map one error answer to its exception. The only place that knows the status table."""
     error = description = None
     attributes: Mapping[str, Any] | None = None
+    kind = "empty body"
     try:
         parsed = _error_body_decoder.decode(body) if body else None
-    except msgspec.DecodeError:
+        if parsed is not None:
+            kind = "JSON body without an error field"
+    except (msgspec.DecodeError, RecursionError):
         parsed = None
+        kind = "JSON body without an error field" if _is_json(body) else "non-JSON body"
     if parsed is not None:
         error = _text(parsed.error)
         description = _text(parsed.error_description)
@@ -243,11 +288,13 @@ def error_from_response(
     if cls is None:
         # 3xx: a redirect is never followed (it would carry the signature elsewhere), so it is an error.
         cls = ServerError if status >= 500 else APIError if status < 400 else UnprocessableEntityError
-    if status == 429 and _PLAN.search(f"{error or ''} {description or ''}"):
+    said = f"{error or ''} {description or ''}"
+    if status == 429 and _PLAN.search(said):
         cls = PermissionDeniedError
-    detail = ": ".join(p for p in (error, description) if p) or (
-        "empty body" if not body else "non-JSON body"
-    )
+    elif cls in (UnprocessableEntityError, NotFoundError) and _NOT_FOUND.search(said):
+        # The official get and cancel pages show {"error": "Not found"} under a 400.
+        cls = NotFoundError
+    detail = ": ".join(p for p in (error, description) if p) or kind
     message = f"{method} {path} -> {status} {detail}"
     kw: dict[str, Any] = {
         "status": status,
@@ -259,5 +306,5 @@ def error_from_response(
         "body": text,
     }
     if cls is RateLimitError or cls is IPBannedError:
-        kw["retry_after"] = parse_retry_after(headers.get("Retry-After"))
+        kw["retry_after"] = retry_after
     return cls(message, **kw)

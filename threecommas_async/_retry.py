@@ -8,7 +8,7 @@ counting, stop and wait logic apply unchanged from there on.
 from __future__ import annotations
 
 import logging
-import time
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import KW_ONLY, dataclass
 from typing import Final, TypeVar
@@ -94,13 +94,14 @@ class RetryBudget:
             self.tokens += 1
 
 
-def is_retryable(exc: BaseException, method: str, policy: RetryPolicy) -> bool:
-    """The one rule for what may be repeated without risk of doing the work twice."""
+def is_retryable(exc: BaseException, method: str, policy: RetryPolicy, max_wait: float = math.inf) -> bool:
+    """The one rule for what may be repeated without risk of doing the work twice (and with a chance)."""
     if isinstance(exc, IPBannedError):
         return False
     if isinstance(exc, RateLimitError):
-        # A refusal by our own gate (nothing was sent) means the cool-down is longer than max_wait.
-        return policy.retry_rate_limited and exc.sent
+        # A refusal by our own gate (nothing was sent) means the cool-down is longer than max_wait, and
+        # so is a 429 whose cool-down is: the retry would only be refused.
+        return policy.retry_rate_limited and exc.sent and (exc.retry_after or 0.0) <= max_wait
     if isinstance(exc, ServerError):
         return method in IDEMPOTENT_METHODS and exc.status in policy.retry_statuses
     if isinstance(exc, APIConnectionError):
@@ -116,17 +117,22 @@ async def retry_after_failure(
     budget: RetryBudget,
     method: str,
     path: str,
-    started: float,
+    deadline: Callable[[], float],
+    clock: Callable[[], float],
+    max_wait: float,
     hook: EventHook | None,
 ) -> T:
-    """Repeat ``attempt`` after ``first`` failed, as the policy allows; raise the last failure otherwise."""
-    deadline = started + policy.deadline
+    """Repeat ``attempt`` after ``first`` failed, as the policy allows; raise the last failure otherwise.
+
+    ``deadline()`` is the time on ``clock`` (the loop's) after which no attempt may start; it moves later
+    while the call waits for the rate limit, which is not the call's own time.
+    """
 
     def stop(state: RetryCallState) -> bool:
         if state.attempt_number >= policy.max_attempts:
             return True
         upcoming = state.upcoming_sleep
-        if time.monotonic() + upcoming > deadline:
+        if clock() + upcoming >= deadline():
             return True
         exc = state.outcome.exception() if state.outcome else None
         return not budget.spend(
@@ -137,6 +143,9 @@ async def retry_after_failure(
         exc = state.outcome.exception() if state.outcome else None
         status = getattr(exc, "status", None)
         wait = state.upcoming_sleep
+        if isinstance(exc, RateLimitError) and exc.retry_after:
+            # The rate limiter holds the retry until the cool-down is over: that is the real wait.
+            wait = max(wait, exc.retry_after)
         log.warning(
             "retrying %s %s: attempt %d failed (%s, status %s), next in %.2fs",
             method,
@@ -174,7 +183,7 @@ async def retry_after_failure(
     retrying = AsyncRetrying(
         stop=stop,
         wait=wait_random_exponential(multiplier=policy.backoff_base, max=policy.backoff_max),
-        retry=retry_if_exception(lambda e: is_retryable(e, method, policy)),
+        retry=retry_if_exception(lambda e: is_retryable(e, method, policy, max_wait)),
         before_sleep=before_sleep,
         reraise=True,
     )

@@ -24,6 +24,7 @@ __all__ = [
     "RSASigner",
     "Signer",
     "SigningMiddleware",
+    "check_api_key",
     "make_signer",
     "signed_message",
 ]
@@ -107,11 +108,42 @@ class RSASigner:
         return "RSASigner(private_key=<hidden>)"
 
 
+def _looks_wrong(value: str | bytes) -> str | None:
+    """What is visibly wrong with a key or secret (never quoting it), or None."""
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    if not text.strip():
+        return "is empty or only whitespace"
+    if "-----BEGIN" in text:
+        return "looks like a PEM key"
+    if text != text.strip():
+        return "has leading or trailing whitespace (a newline from a file or a paste?)"
+    if any(c.isspace() or not c.isprintable() for c in text):
+        return "contains whitespace or control characters"
+    return None
+
+
+def check_api_key(api_key: object) -> None:
+    """``ValueError`` for an API key that cannot be right, saying what looks wrong, never its value."""
+    if not isinstance(api_key, str):
+        raise ValueError(f"api_key must be a string, not {type(api_key).__name__}")
+    problem = _looks_wrong(api_key)
+    if problem is not None:
+        raise ValueError(f"api_key {problem}")
+
+
 def make_signer(api_secret: str | bytes | None, private_key: str | bytes | None) -> HMACSigner | RSASigner:
-    """Build the signer for exactly one of the two key kinds."""
+    """Build the signer for exactly one of the two key kinds; reject material that cannot be right with a
+    ``ValueError`` that says what looks wrong (never echoing it)."""
     if api_secret is not None and private_key is not None:
         raise ValueError("pass either api_secret (HMAC key) or private_key (RSA key), not both")
     if api_secret is not None:
+        if not isinstance(api_secret, str | bytes):
+            raise ValueError(f"api_secret must be a string, not {type(api_secret).__name__}")
+        problem = _looks_wrong(api_secret)
+        if problem == "looks like a PEM key":
+            raise ValueError("api_secret looks like a PEM private key: pass an RSA key as private_key=")
+        if problem is not None:
+            raise ValueError(f"api_secret {problem}")
         return HMACSigner(api_secret)
     if private_key is not None:
         return RSASigner(private_key)
@@ -153,8 +185,7 @@ class SigningMiddleware:
         *,
         base_url: str = DEFAULT_BASE_URL,
     ) -> None:
-        if not api_key:
-            raise ValueError("api_key is empty")
+        check_api_key(api_key)
         self._api_key = api_key
         self._signer = make_signer(api_secret, private_key)
         base = URL(base_url)

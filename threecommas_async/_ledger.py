@@ -1,0 +1,270 @@
+"""The sliding log behind every rate-limit storage: who may send now, and how long the others wait.
+
+The rule, for each window of ``limit`` requests per ``period`` seconds: a request counts from the moment
+it is granted until ``period`` seconds after its answer came back. The server saw it somewhere in
+between, so whatever the network delay, no window the server can measure holds more than ``limit`` of
+ours: when the last request of such a window was granted, every earlier one was either still in flight
+or had been answered less than ``period`` before.
+
+A request in flight holds a *lease*: a provisional end (grant + lease + period) after which a storage
+shared by processes forgets it, so a process that dies mid-request cannot hold a slot forever. An
+answered request's slot ends exactly ``period`` after the answer. Active leases always end later than
+answered slots (a lease runs past ``now + period``), so the ends sorted are: the answered ones in the
+order they came, then the leases.
+
+This module is pure: no clock, no I/O. The memory and SQLite storages keep :class:`KeyState` objects
+(live, or loaded per transaction); the Redis storage runs the same rules in one Lua script.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Final, NamedTuple
+
+__all__ = [
+    "BAN",
+    "COOLDOWN",
+    "GLOBAL",
+    "GRANTED",
+    "UNLIMITED",
+    "WINDOW",
+    "Decision",
+    "KeyState",
+    "WindowSpec",
+    "WindowState",
+]
+
+UNLIMITED: Final = 2**62
+"""The limit of a window that only carries 429 blocks (``rate_limit=None``): no slot is recorded."""
+
+GLOBAL: Final = "*"
+"""The name of the key-wide window; endpoint windows are named by their endpoint key."""
+
+GRANTED: Final = "granted"
+WINDOW: Final = "window"
+COOLDOWN: Final = "cooldown"
+BAN: Final = "ban"
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSpec:
+    """One window as a client configures it (clients sharing a key may configure different limits)."""
+
+    name: str
+    limit: int
+    period: float
+    cooldown: float
+
+
+class Decision(NamedTuple):
+    """What a storage answers to an acquire.
+
+    ``kind`` is :data:`GRANTED` (``token`` names the slot to release), :data:`WINDOW` (full: ask again
+    in ``wait`` s; ``exact`` is False when the slot that frees first is still in flight, so its end is a
+    lease, not a time), :data:`COOLDOWN` (a 429 pause: ``wait`` s) or :data:`BAN` (a 418: ``wait`` s).
+    """
+
+    kind: str
+    wait: float
+    token: int = 0
+    exact: bool = True
+
+
+class WindowState:
+    """The slots of one window: leases of requests in flight, ends of answered ones, a 429 block."""
+
+    __slots__ = ("blocked_until", "done", "first_lease", "flying")
+
+    def __init__(self) -> None:
+        self.flying: dict[int, float] = {}  # token -> lease end
+        self.done: deque[float] = deque()  # slot ends, ascending
+        self.blocked_until = 0.0
+        self.first_lease = math.inf
+        """No lease ends before this (a lower bound: the scan for expired leases runs only after it)."""
+
+    def lease(self, token: int, end: float) -> None:
+        self.flying[token] = end
+        if end < self.first_lease:
+            self.first_lease = end
+
+    def active(self, now: float) -> int:
+        done = self.done
+        while done and done[0] <= now:
+            done.popleft()
+        flying = self.flying
+        if self.first_lease <= now:
+            for token in [t for t, end in flying.items() if end <= now]:
+                del flying[token]
+            self.first_lease = min(flying.values(), default=math.inf)
+        return len(flying) + len(done)
+
+    def free_at(self, now: float, limit: int) -> tuple[float, bool]:
+        """When one more request fits (``<= now``: at once), and whether that time is exact."""
+        if limit >= UNLIMITED:
+            return max(now, self.blocked_until), True
+        excess = self.active(now) - limit + 1
+        if excess <= 0:
+            at, exact = now, True
+        elif excess <= len(self.done):
+            at, exact = self.done[excess - 1], True
+        else:
+            at, exact = sorted(self.flying.values())[excess - len(self.done) - 1], False
+        if self.blocked_until > at:
+            return self.blocked_until, True
+        return at, exact
+
+    def idle(self, now: float) -> bool:
+        return self.active(now) == 0 and self.blocked_until <= now
+
+
+class KeyState:
+    """Everything a storage keeps for one API key: its windows and what it learned of its plan."""
+
+    __slots__ = ("learned", "learned_until", "suspect_until", "windows")
+
+    def __init__(self) -> None:
+        self.windows: dict[str, WindowState] = {}
+        self.learned = 0
+        """A lower limit for the global window, learned from a 429 our own windows did not explain."""
+        self.learned_until = 0.0
+        self.suspect_until = 0.0
+        """Until then, an earlier unexplained 429 is remembered: a second one is evidence enough."""
+
+    def window(self, name: str) -> WindowState:
+        state = self.windows.get(name)
+        if state is None:
+            state = self.windows[name] = WindowState()
+        return state
+
+    def limit_of(self, spec: WindowSpec, now: float, reserve: float) -> int:
+        limit = spec.limit
+        if spec.name == GLOBAL:
+            if self.learned and now < self.learned_until:
+                limit = min(limit, self.learned)
+            limit -= int(limit * reserve)
+        return max(1, limit)
+
+    def take(
+        self, specs: tuple[WindowSpec, ...], now: float, token: int, lease_end: float, reserve: float = 0.0
+    ) -> Decision:
+        """Grant a slot in every window of ``specs``, or say how long to wait. ``reserve`` is the share of
+        the global window kept for risk-reducing requests (those pass 0)."""
+        wait_until, exact, kind = now, True, GRANTED
+        windows = [self.window(spec.name) for spec in specs]
+        for spec, state in zip(specs, windows, strict=True):
+            at, at_exact = state.free_at(now, self.limit_of(spec, now, reserve))
+            if at > wait_until:
+                wait_until, exact = at, at_exact
+                kind = COOLDOWN if at == state.blocked_until else WINDOW
+        if kind is not GRANTED:
+            return Decision(kind, wait_until - now, 0, exact)
+        for spec, state in zip(specs, windows, strict=True):
+            if spec.limit < UNLIMITED:
+                state.lease(token, lease_end + spec.period)
+        return Decision(GRANTED, 0.0, token)
+
+    def finish(self, specs: tuple[WindowSpec, ...], token: int, now: float) -> None:
+        """The answer to ``token`` arrived (or its attempt ended): its slots end ``period`` from now."""
+        for spec in specs:
+            state = self.windows.get(spec.name)
+            if state is not None and state.flying.pop(token, None) is not None:
+                state.done.append(now + spec.period)
+
+    def give_back(self, specs: tuple[WindowSpec, ...], token: int) -> None:
+        """The slot was granted but nothing was sent: it never counted."""
+        for spec in specs:
+            state = self.windows.get(spec.name)
+            if state is not None:
+                state.flying.pop(token, None)
+
+    def cool_down(
+        self, specs: tuple[WindowSpec, ...], retry_after: float | None, now: float, *, learn_for: float
+    ) -> tuple[float, int]:
+        """A 429 arrived for a request of ``specs``: pause the windows it may have hit. Returns the pause
+        in seconds, and the global limit learned from it (0 when the 429 taught nothing).
+
+        Without ``Retry-After``: a 429 where our own traffic filled an endpoint's window, and not the
+        global one, was that endpoint's limit (its short cool-down); any other may be the global limit
+        (another program on the key, a smaller plan), so it pauses everything for the long one, since
+        guessing short and sending on is what earns a 418.
+        """
+        windows = [self.window(spec.name) for spec in specs]
+        full = [
+            state.active(now) >= self.limit_of(spec, now, 0)
+            for spec, state in zip(specs, windows, strict=True)
+        ]
+        global_full = full[0] if specs and specs[0].name == GLOBAL else False
+        endpoint_full = any(full[1:])
+        learned = 0
+        hit = list(range(len(specs)))
+        if retry_after is not None:
+            wait = retry_after
+        elif endpoint_full and not global_full:
+            hit = [i for i in hit[1:] if full[i]]
+            wait = max(specs[i].cooldown for i in hit)
+        else:
+            wait = specs[0].cooldown if specs else 0.0
+        if specs and specs[0].name == GLOBAL and not global_full and not endpoint_full and learn_for > 0:
+            # Our windows were not full, yet the server refused: it may allow this key less than
+            # configured. What provably passed is what was answered within the window. One such 429 with
+            # little traffic before it proves little (a block left by another program, a glitch): it is
+            # believed when enough passed first, or when it is the second within ``learn_for``.
+            passed = len(windows[0].done)
+            if passed >= max(2, specs[0].limit // 10) or now < self.suspect_until:
+                learned = max(1, passed)
+                if not self.learned or now >= self.learned_until or learned < self.learned:
+                    self.learned = learned
+                self.learned_until = now + learn_for
+            self.suspect_until = now + learn_for
+        for i in hit:
+            windows[i].blocked_until = max(windows[i].blocked_until, now + wait)
+        return wait, learned
+
+    def idle(self, now: float) -> bool:
+        return (
+            all(state.idle(now) for state in self.windows.values())
+            and now >= self.learned_until
+            and now >= self.suspect_until
+        )
+
+    def expires(self) -> float:
+        """When, without new requests, this state becomes idle (a shared storage may then drop it)."""
+        ends = [self.learned_until, self.suspect_until]
+        for state in self.windows.values():
+            ends.append(state.blocked_until)
+            if state.done:
+                ends.append(state.done[-1])
+            if state.flying:
+                ends.append(max(state.flying.values()))
+        return max(ends)
+
+    def dump(self) -> list[object]:
+        """Plain data for a storage that keeps the state between transactions (msgpack, JSON)."""
+        return [
+            self.learned,
+            self.learned_until,
+            self.suspect_until,
+            [
+                [name, state.blocked_until, list(state.flying.items()), list(state.done)]
+                for name, state in self.windows.items()
+            ],
+        ]
+
+    @classmethod
+    def load(cls, data: list[Any]) -> KeyState:
+        state = cls()
+        state.learned, state.learned_until, state.suspect_until, windows = data
+        for name, blocked_until, flying, done in windows:
+            window = state.window(name)
+            window.blocked_until = blocked_until
+            for token, end in flying:
+                window.lease(token, end)
+            window.done.extend(done)
+        return state
+
+
+def fits(limit: float) -> int:
+    """The whole number of requests a configured (possibly fractional) rate allows in a window."""
+    return int(limit) if math.isfinite(limit) else UNLIMITED

@@ -1,0 +1,167 @@
+"""Where the rate limiter's state lives, chosen by URL, and what every storage offers.
+
+``memory://`` (every client of this process), ``sqlite:///ABSOLUTE/PATH.db`` (every process of this
+machine), ``redis://`` / ``rediss://`` / ``unix://`` (every process of every machine using that Redis).
+One storage instance serves a URL for the whole process, so every client naming the same URL shares it.
+
+What a storage keeps, per API key *fingerprint* (never the key itself): the sliding windows (the global
+one and one per limited endpoint), their 429 blocks, the limit learned from a smaller plan. And, for the
+whole storage, the 418 ban: 3Commas bans the IP, and one storage stands for one egress IP.
+
+Times: each storage answers in relative seconds measured on its own clock — the caller's loop clock for
+memory (so tests drive it with a virtual clock), the host's wall clock for SQLite, Redis ``TIME`` for
+Redis (never a client's clock, which may be skewed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import secrets
+import threading
+from collections.abc import Callable
+from typing import Final, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+from ._ledger import Decision, WindowSpec
+
+__all__ = [
+    "DEFAULT_STORAGE",
+    "Storage",
+    "fingerprint",
+    "forget_storages",
+    "new_token",
+    "open_storage",
+    "redact",
+]
+
+DEFAULT_STORAGE: Final = "memory://"
+
+_TOKENS: Final = itertools.count(1)
+_SALT: Final = secrets.randbits(30) << 32
+
+
+def new_token() -> int:
+    """A slot id unique across processes sharing a storage (a random per-process salt and a counter)."""
+    return _SALT | (next(_TOKENS) & 0xFFFFFFFF)
+
+
+def fingerprint(api_key: str) -> str:
+    """How a storage names a key: 16 hex digits of its SHA-256, so no storage ever holds a key in clear."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by ``***``, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+Listener = Callable[[], None]
+
+
+class Storage(Protocol):
+    """The operations of a rate-limit storage. ``key`` is always a :func:`fingerprint`.
+
+    ``now`` is the caller's loop time: the memory storage counts on it; storages shared by processes use
+    their own clock and ignore it. Every method may raise
+    :class:`~threecommas_async.RateLimitStorageError` when the storage cannot be reached in time.
+    """
+
+    name: str
+    """The URL, without its password."""
+    shared: bool
+    """True when other processes may change the state (then waiters poll instead of being told)."""
+
+    async def acquire(
+        self, key: str, specs: tuple[WindowSpec, ...], now: float, lease: float, reserve: float, within: float
+    ) -> Decision:
+        """Grant a slot in each window of ``specs`` (first the global one), or say how long to wait.
+        ``lease`` bounds how long a granted slot may stay in flight; ``reserve`` is the share of the global
+        window kept for risk-reducing requests (which pass 0); ``within`` bounds the time spent reaching
+        the storage."""
+        ...
+
+    def release(self, key: str, specs: tuple[WindowSpec, ...], token: int, now: float) -> None:
+        """The answer to a granted request arrived (or its attempt ended). Never blocks the loop for
+        long and never raises: if the storage is out of reach the lease ends the slot instead."""
+        ...
+
+    def give_back(self, key: str, specs: tuple[WindowSpec, ...], token: int) -> None:
+        """A granted slot was not used (its waiter was cancelled): it never counted."""
+        ...
+
+    async def cool_down(
+        self,
+        key: str,
+        specs: tuple[WindowSpec, ...],
+        retry_after: float | None,
+        now: float,
+        learn_for: float,
+        within: float,
+    ) -> tuple[float, int]:
+        """A 429 arrived: block the windows it hit. Returns the pause and the learned global limit
+        (0: nothing learned); see :meth:`KeyState.cool_down`."""
+        ...
+
+    async def ban(
+        self, retry_after: float | None, base: float, cap: float, now: float, within: float
+    ) -> tuple[float, int]:
+        """A 418 arrived: refuse everything for every key. Without ``retry_after`` the ban lasts ``base``
+        doubled for each 418 since the last success, at most ``cap``. Returns (seconds, strikes)."""
+        ...
+
+    async def clear_strikes(self) -> None:
+        """A request succeeded: the next ban without Retry-After starts short again."""
+        ...
+
+    def subscribe(self, key: str, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` (from any thread) when a slot of ``key`` frees or a block or ban changes;
+        returns the unsubscribe function. Shared storages cannot tell, and never call it."""
+        ...
+
+
+_OPEN: dict[str, Storage] = {}
+_OPEN_LOCK: Final = threading.Lock()
+
+
+def open_storage(url: str) -> Storage:
+    """The process's storage for ``url`` (made on first use). ``ValueError`` for a URL it cannot serve."""
+    with _OPEN_LOCK:
+        storage = _OPEN.get(url)
+        if storage is None:
+            storage = _OPEN[url] = _make(url)
+        return storage
+
+
+def forget_storages() -> None:
+    """Drop every storage this process opened: clients made later start from empty ``memory://`` state.
+    For test suites, where one test's 429 or 418 must not pause the next (``memory://`` is process-wide)."""
+    with _OPEN_LOCK:
+        _OPEN.clear()
+
+
+def _make(url: str) -> Storage:
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme == "memory":
+        from ._storage_memory import MemoryStorage
+
+        return MemoryStorage(url)
+    if scheme == "sqlite":
+        from ._storage_sqlite import SQLiteStorage
+
+        return SQLiteStorage(url)
+    if scheme in ("redis", "rediss", "unix"):
+        from ._storage_redis import RedisStorage
+
+        return RedisStorage(url)
+    raise ValueError(
+        f"RateLimit(storage=...): cannot use {redact(url)!r}: expected memory://, "
+        "sqlite:///ABSOLUTE/PATH.db, redis://, rediss:// or unix://"
+    )

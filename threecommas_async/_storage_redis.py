@@ -1,0 +1,368 @@
+"""``redis://``, ``rediss://``, ``unix://``: one allowance for every process of every machine using a Redis.
+
+Each decision is one Lua script, run atomically inside Redis, that reads the time from Redis ``TIME``
+(never a client's clock: with clients' clocks 0.5-1.5 s apart, limiters that stamp with them were
+measured to let 34-41 requests through a limit of 20), refuses while the ban or a block lives, trims the
+window, and grants or returns the exact wait, computed inside Redis. The rules are ``_ledger``'s, in Lua:
+a window is a sorted set of slots scored by when they stop counting; ``f<token>`` is a request in flight
+(scored by its lease), ``d<token>`` an answered one (scored ``period`` after its answer).
+
+Every key of the storage shares one hash tag, so Redis Cluster keeps them in one slot, as a script
+needs. Releases are batched: those of one loop tick go out in one pipeline, in the background; until
+one lands, the lease keeps counting the slot, which errs on the safe side.
+
+The asyncio client of ``redis`` (extra ``threecommas-async[redis]``) belongs to the loop that made it, so
+there is one per event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Final, TypeVar
+
+from ._errors import RateLimitStorageError
+from ._ledger import BAN, COOLDOWN, GLOBAL, GRANTED, UNLIMITED, WINDOW, Decision, WindowSpec
+from ._storage import Listener, new_token, redact
+
+__all__ = ["RedisStorage"]
+
+log = logging.getLogger("threecommas_async")
+T = TypeVar("T")
+
+TAG: Final = "{threecommas_async}"
+_KINDS: Final = {b"granted": GRANTED, b"window": WINDOW, b"cooldown": COOLDOWN, b"ban": BAN}
+
+_NOW: Final = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+"""
+
+# KEYS: ban, learned, then a (window, block) pair per window. ARGV: token, lease, reserve, n, then a
+# (limit, period, is_global) triple per window.
+_ACQUIRE: Final = (
+    _NOW
+    + """
+local ban_until = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
+if ban_until > now then return {'ban', tostring(ban_until - now), '1', '0'} end
+local learned = tonumber(redis.call('HGET', KEYS[2], 'limit') or '0')
+local learned_until = tonumber(redis.call('HGET', KEYS[2], 'until') or '0')
+local token, lease, reserve, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local unlimited = tonumber(ARGV[5 + 3 * n])
+local wait_until, kind, exact = now, 'granted', '1'
+for i = 1, n do
+  local window, block = KEYS[1 + 2 * i], KEYS[2 + 2 * i]
+  local limit, global = tonumber(ARGV[2 + 3 * i]), ARGV[4 + 3 * i] == '1'
+  local at, at_exact = now, '1'
+  if limit < unlimited then
+    if global then
+      if learned > 0 and now < learned_until and learned < limit then limit = learned end
+      limit = math.max(1, limit - math.floor(limit * reserve))
+    end
+    redis.call('ZREMRANGEBYSCORE', window, '-inf', now)
+    local excess = redis.call('ZCARD', window) - limit + 1
+    if excess > 0 then
+      local item = redis.call('ZRANGE', window, excess - 1, excess - 1, 'WITHSCORES')
+      at = tonumber(item[2])
+      if string.sub(item[1], 1, 1) == 'f' then at_exact = '0' end
+    end
+  end
+  local blocked = tonumber(redis.call('GET', block) or '0')
+  local this = 'window'
+  if blocked > at then at, at_exact, this = blocked, '1', 'cooldown' end
+  if at > wait_until then wait_until, exact, kind = at, at_exact, this end
+end
+if kind ~= 'granted' then return {kind, tostring(wait_until - now), exact, '0'} end
+for i = 1, n do
+  local window, limit, period = KEYS[1 + 2 * i], tonumber(ARGV[2 + 3 * i]), tonumber(ARGV[3 + 3 * i])
+  if limit < unlimited then
+    redis.call('ZADD', window, now + lease + period, 'f' .. token)
+    redis.call('PEXPIRE', window, math.ceil((lease + period) * 1000) + 1000)
+  end
+end
+return {'granted', '0', '1', token}
+"""
+)
+
+# KEYS: the windows. ARGV: give_back (1/0), n, the n periods, then the tokens.
+_RELEASE: Final = (
+    _NOW
+    + """
+local give_back, n = ARGV[1] == '1', tonumber(ARGV[2])
+for t = 3 + n, #ARGV do
+  for i = 1, n do
+    if redis.call('ZREM', KEYS[i], 'f' .. ARGV[t]) == 1 and not give_back then
+      local period = tonumber(ARGV[2 + i])
+      redis.call('ZADD', KEYS[i], now + period, 'd' .. ARGV[t])
+      if redis.call('PTTL', KEYS[i]) < period * 1000 then
+        redis.call('PEXPIRE', KEYS[i], math.ceil(period * 1000) + 1000)
+      end
+    end
+  end
+end
+return 1
+"""
+)
+
+# KEYS: learned, then a (window, block) pair per window. ARGV: retry_after ('' when none), learn_for, n,
+# then a (limit, period, cooldown, is_global) quadruple per window. The rules of KeyState.cool_down.
+_COOL_DOWN: Final = (
+    _NOW
+    + """
+local retry_after, learn_for, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local unlimited = tonumber(ARGV[4 + 4 * n])
+local learned = tonumber(redis.call('HGET', KEYS[1], 'limit') or '0')
+local learned_until = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
+local suspect_until = tonumber(redis.call('HGET', KEYS[1], 'suspect') or '0')
+local full, done_global, has_global, global_limit = {}, 0, false, 0
+local global_full, endpoint_full = false, false
+for i = 1, n do
+  local window = KEYS[2 * i]
+  local limit, period = tonumber(ARGV[4 * i]), tonumber(ARGV[1 + 4 * i])
+  local global = ARGV[3 + 4 * i] == '1'
+  if global and learned > 0 and now < learned_until and learned < limit then limit = learned end
+  redis.call('ZREMRANGEBYSCORE', window, '-inf', now)
+  full[i] = limit < unlimited and redis.call('ZCARD', window) >= limit
+  if global then
+    has_global = true
+    global_full = full[i]
+    global_limit = tonumber(ARGV[4 * i])
+    done_global = redis.call('ZCOUNT', window, '-inf', now + period)
+  elseif full[i] then
+    endpoint_full = true
+  end
+end
+local wait, hit = 0, {}
+if retry_after ~= '' then
+  wait = tonumber(retry_after)
+  for i = 1, n do hit[#hit + 1] = i end
+elseif endpoint_full and not global_full then
+  for i = 1, n do
+    if full[i] and ARGV[3 + 4 * i] ~= '1' then
+      hit[#hit + 1] = i
+      wait = math.max(wait, tonumber(ARGV[2 + 4 * i]))
+    end
+  end
+else
+  wait = tonumber(ARGV[6])
+  for i = 1, n do hit[#hit + 1] = i end
+end
+local taught = 0
+if has_global and not global_full and not endpoint_full and learn_for > 0 then
+  if done_global >= math.max(2, math.floor(global_limit / 10)) or now < suspect_until then
+    taught = math.max(1, done_global)
+    if learned == 0 or now >= learned_until or taught < learned then
+      redis.call('HSET', KEYS[1], 'limit', taught)
+    end
+    redis.call('HSET', KEYS[1], 'until', tostring(now + learn_for))
+  end
+  redis.call('HSET', KEYS[1], 'suspect', tostring(now + learn_for))
+  redis.call('PEXPIRE', KEYS[1], math.ceil(learn_for * 1000) + 1000)
+end
+for _, i in ipairs(hit) do
+  local block = KEYS[1 + 2 * i]
+  local until_ = math.max(tonumber(redis.call('GET', block) or '0'), now + wait)
+  redis.call('SET', block, tostring(until_), 'PX', math.ceil((until_ - now) * 1000) + 1000)
+end
+return {tostring(wait), tostring(taught)}
+"""
+)
+
+# KEYS: ban. ARGV: retry_after ('' when none), base, cap.
+_BAN: Final = (
+    _NOW
+    + """
+local strikes = redis.call('HINCRBY', KEYS[1], 'strikes', 1)
+local duration
+if ARGV[1] ~= '' then duration = tonumber(ARGV[1])
+else duration = math.min(tonumber(ARGV[2]) * 2 ^ (strikes - 1), tonumber(ARGV[3])) end
+local until_ = math.max(tonumber(redis.call('HGET', KEYS[1], 'until') or '0'), now + duration)
+redis.call('HSET', KEYS[1], 'until', tostring(until_))
+return {tostring(duration), tostring(strikes)}
+"""
+)
+
+
+def _redis_errors() -> tuple[type[BaseException], ...]:
+    import redis.exceptions
+
+    return (redis.exceptions.RedisError, OSError, asyncio.TimeoutError)
+
+
+class _Connection:
+    """The client and scripts of one event loop."""
+
+    __slots__ = ("acquire", "ban", "client", "cool_down", "release")
+
+    def __init__(self, url: str, within: float) -> None:
+        import redis.asyncio
+
+        self.client = redis.asyncio.Redis.from_url(
+            url, socket_timeout=within, socket_connect_timeout=within, health_check_interval=30
+        )
+        self.acquire = self.client.register_script(_ACQUIRE)
+        self.release = self.client.register_script(_RELEASE)
+        self.cool_down = self.client.register_script(_COOL_DOWN)
+        self.ban = self.client.register_script(_BAN)
+
+
+class RedisStorage:
+    shared = True
+
+    def __init__(self, url: str) -> None:
+        try:
+            import redis.asyncio  # noqa: F401
+        except ImportError:
+            raise ValueError(
+                "RateLimit(storage='redis://...') needs the redis package: "
+                "pip install 'threecommas-async[redis]'"
+            ) from None
+        self._url = url
+        self.name = redact(url)
+        self._connections: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Connection] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._pending: dict[tuple[str, tuple[WindowSpec, ...], bool], list[int]] = {}
+        self._flushing: set[asyncio.Task[None]] = set()
+        self._errors = _redis_errors()
+
+    def __repr__(self) -> str:
+        return f"RedisStorage({self.name!r})"
+
+    # -- plumbing -------------------------------------------------------------------------------------
+    def _connection(self, within: float) -> _Connection:
+        loop = asyncio.get_running_loop()
+        conn = self._connections.get(loop)
+        if conn is None:
+            conn = self._connections[loop] = _Connection(self._url, within)
+        return conn
+
+    async def _run(self, within: float, call: Callable[[_Connection], Awaitable[T]]) -> T:
+        """One script call, tried again on connection errors (Redis restarting, a failover) for ``within``
+        seconds; then the call fails closed."""
+        deadline = time.monotonic() + within
+        pause = 0.01
+        while True:
+            try:
+                return await call(self._connection(within))
+            except self._errors as exc:
+                if time.monotonic() + pause >= deadline:
+                    raise RateLimitStorageError(
+                        f"rate-limit storage {self.name} not reachable within {within:g}s "
+                        f"({type(exc).__name__}); nothing was sent",
+                        storage=self.name,
+                    ) from None
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.5)
+
+    @staticmethod
+    def _keys(key: str, specs: Sequence[WindowSpec]) -> list[str]:
+        keys: list[str] = []
+        for spec in specs:
+            keys.append(f"{TAG}:w:{key}:{spec.name}")
+            keys.append(f"{TAG}:b:{key}:{spec.name}")
+        return keys
+
+    # -- the storage protocol -------------------------------------------------------------------------
+    async def acquire(
+        self, key: str, specs: tuple[WindowSpec, ...], now: float, lease: float, reserve: float, within: float
+    ) -> Decision:
+        token = new_token()
+        keys = [f"{TAG}:ban", f"{TAG}:k:{key}", *self._keys(key, specs)]
+        args: list[Any] = [token, lease, reserve, len(specs)]
+        for spec in specs:
+            args += [spec.limit, spec.period, 1 if spec.name == GLOBAL else 0]
+        args.append(UNLIMITED)
+        kind, wait, exact, _ = await self._run(within, lambda c: c.acquire(keys=keys, args=args))
+        return Decision(_KINDS[kind], max(0.0, float(wait)), token, exact == b"1")
+
+    def release(self, key: str, specs: tuple[WindowSpec, ...], token: int, now: float) -> None:
+        self._queue(key, specs, token, give_back=False)
+
+    def give_back(self, key: str, specs: tuple[WindowSpec, ...], token: int) -> None:
+        self._queue(key, specs, token, give_back=True)
+
+    def _queue(self, key: str, specs: tuple[WindowSpec, ...], token: int, *, give_back: bool) -> None:
+        if all(spec.limit >= UNLIMITED for spec in specs):
+            return
+        batch = (key, specs, give_back)
+        tokens = self._pending.get(batch)
+        if tokens is not None:
+            tokens.append(token)
+            return
+        self._pending[batch] = [token]
+        if self._flushing:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop: the leases end the slots
+        task = loop.create_task(self._flush())
+        self._flushing.add(task)
+        task.add_done_callback(self._flushed)
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)  # gather the releases of this loop tick into one round trip
+        while self._pending:
+            pending, self._pending = self._pending, {}
+
+            async def send(conn: _Connection, pending: dict[Any, list[int]] = pending) -> None:
+                async with conn.client.pipeline(transaction=False) as pipe:
+                    for (key, specs, give_back), tokens in pending.items():
+                        windows = [f"{TAG}:w:{key}:{spec.name}" for spec in specs if spec.limit < UNLIMITED]
+                        periods = [spec.period for spec in specs if spec.limit < UNLIMITED]
+                        args = [1 if give_back else 0, len(windows), *periods, *tokens]
+                        await conn.release(keys=windows, args=args, client=pipe)
+                    await pipe.execute()
+
+            with contextlib.suppress(RateLimitStorageError):
+                await self._run(10.0, send)
+
+    def _flushed(self, task: asyncio.Task[None]) -> None:
+        self._flushing.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("rate-limit storage %s: releases not written: %s", self.name, task.exception())
+
+    async def cool_down(
+        self,
+        key: str,
+        specs: tuple[WindowSpec, ...],
+        retry_after: float | None,
+        now: float,
+        learn_for: float,
+        within: float,
+    ) -> tuple[float, int]:
+        keys = [f"{TAG}:k:{key}", *self._keys(key, specs)]
+        args: list[Any] = ["" if retry_after is None else retry_after, learn_for, len(specs)]
+        for spec in specs:
+            args += [spec.limit, spec.period, spec.cooldown, 1 if spec.name == GLOBAL else 0]
+        args.append(UNLIMITED)
+        wait, taught = await self._run(within, lambda c: c.cool_down(keys=keys, args=args))
+        return float(wait), int(float(taught))
+
+    async def ban(
+        self, retry_after: float | None, base: float, cap: float, now: float, within: float
+    ) -> tuple[float, int]:
+        args = ["" if retry_after is None else retry_after, base, cap]
+        duration, strikes = await self._run(within, lambda c: c.ban(keys=[f"{TAG}:ban"], args=args))
+        return float(duration), int(float(strikes))
+
+    async def clear_strikes(self) -> None:
+        await self._run(5.0, lambda c: c.client.hset(f"{TAG}:ban", "strikes", 0))
+
+    def subscribe(self, key: str, listener: Listener) -> Callable[[], None]:
+        return _nothing
+
+    async def ping(self, within: float = 5.0) -> float:
+        """Seconds for one PING round trip (the benchmarks' reference for the cost of an acquire)."""
+        started = time.perf_counter()
+        await self._run(within, lambda c: c.client.ping())
+        return time.perf_counter() - started
+
+
+def _nothing() -> None:
+    pass
