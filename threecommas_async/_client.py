@@ -178,7 +178,11 @@ class ThreeCommasClient:
             headers["Forced-Mode"] = self.forced_mode
         self._headers = tuple(headers.items())
         rate_limit = self.rate_limit
-        storage = open_storage(rate_limit.storage if rate_limit is not None else DEFAULT_STORAGE)
+        if rate_limit is None:
+            storage = open_storage(DEFAULT_STORAGE)
+        else:
+            fallback = rate_limit.expected_processes if rate_limit.fallback == "local" else None
+            storage = open_storage(rate_limit.storage, fallback_processes=fallback)
         # A slot in flight is released in a finally; in a storage shared with other processes it also
         # lapses after the longest an attempt can take, in case this process dies mid-request.
         lease = (self._timeout.total or 300.0) + 5.0

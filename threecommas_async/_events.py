@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
+
+from ._log import log
 
 __all__ = ["ClientEvent", "EventHook", "emit"]
 
@@ -39,4 +40,4 @@ def emit(hook: EventHook | None, event: ClientEvent) -> None:
     try:
         hook(event)
     except Exception:
-        logging.getLogger("threecommas_async").exception("event_hook raised on %s event", event.kind)
+        log.exception("event_hook raised on %s event", event.kind)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import math
 import threading
 from collections import deque
@@ -28,13 +27,12 @@ from typing import Any, Final
 from ._errors import ClientClosedError, IPBannedError, RateLimitError, ThreeCommasError
 from ._events import ClientEvent, EventHook, emit
 from ._ledger import BAN, COOLDOWN, GLOBAL, GRANTED, UNLIMITED, Decision, WindowSpec, fits
+from ._log import log
 from ._ratelimit import MAX_BAN, RateLimit
 from ._routes import RISK_REDUCING
 from ._storage import Storage
 
 __all__ = ["RECHECK", "Gate"]
-
-log = logging.getLogger("threecommas_async")
 
 RECHECK: Final = 0.05
 """How often a waiter looks again at a shared storage while the slot it waits for is still in flight."""

@@ -7,7 +7,6 @@ counting, stop and wait logic apply unchanged from there on.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import KW_ONLY, dataclass
@@ -24,10 +23,10 @@ from ._errors import (
     ThreeCommasError,
 )
 from ._events import ClientEvent, EventHook, emit
+from ._log import log
 
 __all__ = ["IDEMPOTENT_METHODS", "RetryBudget", "RetryPolicy", "is_retryable", "retry_after_failure"]
 
-log = logging.getLogger("threecommas_async")
 T = TypeVar("T")
 
 IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PATCH", "PUT"})

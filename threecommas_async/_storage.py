@@ -15,18 +15,24 @@ Redis (never a client's clock, which may be skewed).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import secrets
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Final, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from ._errors import RateLimitStorageError
 from ._ledger import Decision, WindowSpec
+from ._log import log
 
 __all__ = [
     "DEFAULT_STORAGE",
+    "LocalFallback",
     "Storage",
     "fingerprint",
     "forget_storages",
@@ -131,13 +137,20 @@ _OPEN: dict[str, Storage] = {}
 _OPEN_LOCK: Final = threading.Lock()
 
 
-def open_storage(url: str) -> Storage:
-    """The process's storage for ``url`` (made on first use). ``ValueError`` for a URL it cannot serve."""
+def open_storage(url: str, *, fallback_processes: int | None = None) -> Storage:
+    """The process's storage for ``url`` (made on first use). ``ValueError`` for a URL it cannot serve.
+    With ``fallback_processes``, a shared storage is wrapped in a :class:`LocalFallback` (one per URL)."""
     with _OPEN_LOCK:
         storage = _OPEN.get(url)
         if storage is None:
             storage = _OPEN[url] = _make(url)
-        return storage
+        if fallback_processes is None or not storage.shared:
+            return storage
+        name = f"{url} (fallback: 1/{fallback_processes})"
+        wrapped = _OPEN.get(name)
+        if wrapped is None:
+            wrapped = _OPEN[name] = LocalFallback(storage, fallback_processes)
+        return wrapped
 
 
 def forget_storages() -> None:
@@ -165,3 +178,107 @@ def _make(url: str) -> Storage:
         f"RateLimit(storage=...): cannot use {redact(url)!r}: expected memory://, "
         "sqlite:///ABSOLUTE/PATH.db, redis://, rediss:// or unix://"
     )
+
+
+class LocalFallback:
+    """``RateLimit(fallback="local")``: while the shared storage is out of reach, limit in this process
+    to ``max_rate / expected_processes`` instead of failing; go back to the shared storage once it
+    answers again (tried every ``RETRY_AFTER`` seconds)."""
+
+    RETRY_AFTER: Final = 5.0
+
+    def __init__(self, primary: Storage, processes: int) -> None:
+        from ._storage_memory import MemoryStorage
+
+        self.name = primary.name
+        self.shared = primary.shared
+        self._primary = primary
+        self._local = MemoryStorage(f"memory://fallback for {primary.name}")
+        self._processes = processes
+        self._local_tokens: set[int] = set()
+        self._down_until = 0.0
+        self._said = False
+
+    def _share(self, specs: tuple[WindowSpec, ...]) -> tuple[WindowSpec, ...]:
+        n = self._processes
+        return tuple(replace(spec, limit=max(1, spec.limit // n)) for spec in specs)
+
+    def _fell_back(self, error: Exception) -> None:
+        self._down_until = time.monotonic() + self.RETRY_AFTER
+        if not self._said:
+            self._said = True
+            log.warning(
+                "rate-limit storage %s out of reach (%s): limiting this process alone to 1/%d of the "
+                "allowance until it answers again",
+                self.name,
+                type(error).__name__,
+                self._processes,
+            )
+
+    async def acquire(
+        self, key: str, specs: tuple[WindowSpec, ...], now: float, lease: float, reserve: float, within: float
+    ) -> Decision:
+        if time.monotonic() >= self._down_until:
+            try:
+                decision = await self._primary.acquire(key, specs, now, lease, reserve, within)
+            except RateLimitStorageError as exc:
+                self._fell_back(exc)
+            else:
+                if self._said:
+                    self._said = False
+                    log.warning(
+                        "rate-limit storage %s answers again: the shared allowance is back", self.name
+                    )
+                return decision
+        decision = await self._local.acquire(key, self._share(specs), now, lease, reserve, within)
+        if decision.kind == "granted":
+            self._local_tokens.add(decision.token)
+        return decision
+
+    def release(self, key: str, specs: tuple[WindowSpec, ...], token: int, now: float) -> None:
+        if token in self._local_tokens:
+            self._local_tokens.discard(token)
+            self._local.release(key, self._share(specs), token, now)
+        else:
+            self._primary.release(key, specs, token, now)
+
+    def give_back(self, key: str, specs: tuple[WindowSpec, ...], token: int) -> None:
+        if token in self._local_tokens:
+            self._local_tokens.discard(token)
+            self._local.give_back(key, self._share(specs), token)
+        else:
+            self._primary.give_back(key, specs, token)
+
+    async def cool_down(
+        self,
+        key: str,
+        specs: tuple[WindowSpec, ...],
+        retry_after: float | None,
+        now: float,
+        learn_for: float,
+        within: float,
+    ) -> tuple[float, int]:
+        local = await self._local.cool_down(key, self._share(specs), retry_after, now, learn_for, within)
+        try:
+            return await self._primary.cool_down(key, specs, retry_after, now, learn_for, within)
+        except RateLimitStorageError as exc:
+            self._fell_back(exc)
+            return local
+
+    async def ban(
+        self, retry_after: float | None, base: float, cap: float, now: float, within: float
+    ) -> tuple[float, int]:
+        local = await self._local.ban(retry_after, base, cap, now, within)
+        try:
+            return await self._primary.ban(retry_after, base, cap, now, within)
+        except RateLimitStorageError as exc:
+            self._fell_back(exc)
+            return local
+
+    async def clear_strikes(self) -> None:
+        await self._local.clear_strikes()
+        with contextlib.suppress(RateLimitStorageError):
+            await self._primary.clear_strikes()
+
+    def subscribe(self, key: str, listener: Listener) -> Callable[[], None]:
+        return self._local.subscribe(key, listener)

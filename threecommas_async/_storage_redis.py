@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
@@ -27,11 +26,11 @@ from typing import Any, Final, TypeVar
 
 from ._errors import RateLimitStorageError
 from ._ledger import BAN, COOLDOWN, GLOBAL, GRANTED, UNLIMITED, WINDOW, Decision, WindowSpec
+from ._log import log
 from ._storage import Listener, new_token, redact
 
 __all__ = ["RedisStorage"]
 
-log = logging.getLogger("threecommas_async")
 T = TypeVar("T")
 
 TAG: Final = "{threecommas_async}"

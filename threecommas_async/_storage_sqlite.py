@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 import sqlite3
 import threading
@@ -30,11 +29,11 @@ import msgspec
 
 from ._errors import RateLimitStorageError
 from ._ledger import BAN, Decision, KeyState, WindowSpec
+from ._log import log
 from ._storage import Listener, new_token
 
 __all__ = ["SQLiteStorage", "sqlite_path"]
 
-log = logging.getLogger("threecommas_async")
 T = TypeVar("T")
 
 BUSY_MS: Final = 20

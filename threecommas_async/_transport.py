@@ -16,7 +16,6 @@ Two aiohttp behaviours are switched off, on a session passed in too:
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Final
 
 import aiohttp
@@ -24,10 +23,9 @@ from aiohttp.connector import Connection
 from yarl import URL
 
 from ._errors import ClientClosedError, EventLoopMismatchError
+from ._log import log
 
 __all__ = ["RESEND_SWITCH", "Transport"]
-
-log = logging.getLogger("threecommas_async")
 
 RESEND_SWITCH: Final = "_retry_connection"
 """The private ``aiohttp.ClientSession`` attribute that turns its silent resend on and off."""
