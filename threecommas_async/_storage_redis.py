@@ -226,7 +226,8 @@ class RedisStorage:
             weakref.WeakKeyDictionary()
         )
         self._pending: dict[tuple[str, tuple[WindowSpec, ...], bool], list[int]] = {}
-        self._flushing: set[asyncio.Task[None]] = set()
+        self._flushing = False
+        self._flush_tasks: set[asyncio.Task[None]] = set()
         self._errors = _redis_errors()
 
     def __repr__(self) -> str:
@@ -300,12 +301,21 @@ class RedisStorage:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return  # no loop: the leases end the slots
+        self._flushing = True
         task = loop.create_task(self._flush())
-        self._flushing.add(task)
+        self._flush_tasks.add(task)
         task.add_done_callback(self._flushed)
 
     async def _flush(self) -> None:
-        await asyncio.sleep(0)  # gather the releases of this loop tick into one round trip
+        try:
+            await asyncio.sleep(0)  # gather the releases of this loop tick into one round trip
+            await self._send_pending()
+        finally:
+            # Cleared with no await after the last look at _pending: a release queued from now on
+            # starts a flush of its own.
+            self._flushing = False
+
+    async def _send_pending(self) -> None:
         while self._pending:
             pending, self._pending = self._pending, {}
 
@@ -322,7 +332,7 @@ class RedisStorage:
                 await self._run(10.0, send)
 
     def _flushed(self, task: asyncio.Task[None]) -> None:
-        self._flushing.discard(task)
+        self._flush_tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.debug("rate-limit storage %s: releases not written: %s", self.name, task.exception())
 

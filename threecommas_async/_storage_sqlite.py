@@ -3,9 +3,13 @@
 Each operation is one short transaction (``BEGIN IMMEDIATE``: the write lock first, so two processes never
 both read a window and both grant its last slot): read the key's state and the ban, apply the
 ``_ledger`` rules in Python, write the state back. WAL journal (readers never wait for the writer),
-``synchronous=NORMAL`` (a commit does not wait for the disk: losing the last moments of state in a power
-cut is harmless, the server forgot them too). Time is the host's wall clock, which every process of the
-host shares.
+``synchronous=OFF`` (a commit never waits for the disk: the state matters for a minute, and a host that
+crashes loses it along with every request in flight). Time is the host's wall clock, which every process
+of the host shares.
+
+Releases are not transactions of their own: each is stamped with the time its answer came, kept, and
+written with the next transaction of this process (an acquire, or a flush at the end of the loop tick),
+so a request costs one transaction, not two.
 
 The event loop never blocks long: SQLite waits for the lock at most ``BUSY_MS`` per try; a busy database
 is tried again after an asynchronous pause, for the call's ``within`` seconds, then the call fails closed
@@ -40,7 +44,6 @@ BUSY_MS: Final = 20
 _CLEAN_EVERY: Final = 256
 _SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS keys (key TEXT PRIMARY KEY, state BLOB NOT NULL, expires REAL NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS keys_expires ON keys (expires)",
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value REAL NOT NULL)",
 )
 _encode = msgspec.msgpack.encode
@@ -68,6 +71,10 @@ class SQLiteStorage:
         self.path = sqlite_path(url)
         self._local = threading.local()
         self._transactions = 0
+        self._lock = threading.Lock()
+        # Releases not yet written: (key, specs, token, answer time, give back instead).
+        self._pending: list[tuple[str, tuple[WindowSpec, ...], int, float, bool]] = []
+        self._flush_scheduled = False
 
     def __repr__(self) -> str:
         return f"SQLiteStorage({self.name!r})"
@@ -81,7 +88,7 @@ class SQLiteStorage:
                 os.makedirs(directory, mode=0o700, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=BUSY_MS / 1000, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA synchronous=OFF")
             conn.execute(f"PRAGMA busy_timeout={BUSY_MS}")
             for statement in _SCHEMA:
                 conn.execute(statement)
@@ -91,7 +98,11 @@ class SQLiteStorage:
     def _transaction(self, work: Callable[[sqlite3.Connection, float], T]) -> T:
         conn = self._connection()
         conn.execute("BEGIN IMMEDIATE")
+        with self._lock:
+            pending, self._pending = self._pending, []
         try:
+            if pending:
+                self._apply(conn, pending)
             result = work(conn, time.time())
             self._transactions += 1
             if self._transactions % _CLEAN_EVERY == 0:
@@ -100,8 +111,25 @@ class SQLiteStorage:
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
+            with self._lock:  # not written: keep them for the next transaction
+                self._pending[:0] = pending
             raise
         return result
+
+    def _apply(
+        self, conn: sqlite3.Connection, pending: list[tuple[str, tuple[WindowSpec, ...], int, float, bool]]
+    ) -> None:
+        states: dict[str, KeyState] = {}
+        for key, specs, token, answered, give_back in pending:
+            state = states.get(key)
+            if state is None:
+                state = states[key] = self._load(conn, key)
+            if give_back:
+                state.give_back(specs, token)
+            else:
+                state.finish(specs, token, answered)
+        for key, state in states.items():
+            self._store(conn, key, state)
 
     async def _run(self, work: Callable[[sqlite3.Connection, float], T], within: float) -> T:
         deadline = time.monotonic() + within
@@ -169,26 +197,36 @@ class SQLiteStorage:
         return await self._run(work, within)
 
     def _finish(self, key: str, specs: tuple[WindowSpec, ...], token: int, give_back: bool) -> None:
-        def work(conn: sqlite3.Connection, wall: float) -> None:
-            state = self._load(conn, key)
-            if give_back:
-                state.give_back(specs, token)
-            else:
-                state.finish(specs, token, wall)
-            self._store(conn, key, state)
-
-        try:
-            self._transaction(work)
-        except (sqlite3.Error, OSError) as exc:
-            self._forget_connection(exc)
-            self._later(work)
-
-    def _later(self, work: Callable[[sqlite3.Connection, float], None]) -> None:
+        with self._lock:
+            self._pending.append((key, specs, token, time.time(), give_back))
+            if self._flush_scheduled:
+                return
+            self._flush_scheduled = True
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            return  # no loop to retry on: the lease ends the slot
-        task = loop.create_task(self._run(work, 30.0))
+            self._flush()
+            return
+        loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """Write the releases of this loop tick, unless an acquire already took them along."""
+        with self._lock:
+            self._flush_scheduled = False
+            if not self._pending:
+                return
+        try:
+            self._transaction(lambda conn, wall: None)
+        except (sqlite3.Error, OSError) as exc:
+            self._forget_connection(exc)
+            self._later()
+
+    def _later(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop to retry on: the leases end the slots
+        task = loop.create_task(self._run(lambda conn, wall: None, 30.0))
         _BACKGROUND.add(task)
         task.add_done_callback(_done)
 

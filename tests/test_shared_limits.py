@@ -1,0 +1,203 @@
+"""One 3Commas allowance for every process: real child processes sharing a SQLite file or a real Redis,
+against the fake server enforcing the limit exactly, measured on the server's side."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from threecommas_async import (
+    IPBannedError,
+    RateLimit,
+    RateLimitError,
+    RateLimitStorageError,
+    SigningMiddleware,
+    ThreeCommasClient,
+)
+from threecommas_async.testing import FakeThreeCommas, RateLimitRule, RateLimits
+
+from . import _children
+from ._children import Job, Outcome
+from .conftest import RedisProcess
+
+pytestmark = pytest.mark.e2e
+
+MAX_RATE = 100
+PERIOD = 0.25
+BLOCK = 300.0  # a 429 would stop the test: the point is that none comes
+
+
+def busiest_window(times: Sequence[float], period: float) -> int:
+    times = sorted(times)
+    best = start = 0
+    for end, t in enumerate(times):
+        while t - times[start] >= period:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeThreeCommas]:
+    limits = RateLimits(global_rule=RateLimitRule(MAX_RATE, PERIOD, BLOCK), list_rule=None, ban_grace=0.0)
+    async with FakeThreeCommas(rate_limit=limits, cancel_delay=None) as fake:
+        yield fake
+
+
+async def run_processes(jobs: list[Job]) -> list[Outcome]:
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(len(jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(await asyncio.gather(*(loop.run_in_executor(pool, _children.run, job) for job in jobs)))
+
+
+def jobs_for(server: FakeThreeCommas, storage: str, n: int = 4, per: int = 300, **kw: object) -> list[Job]:
+    ids = server.seed_trades(n * per)
+    return [
+        Job(
+            server.base_url,
+            server.api_key,
+            server.api_secret,
+            storage,
+            ids[i * per : (i + 1) * per],
+            MAX_RATE,
+            PERIOD,
+            **kw,
+        )  # type: ignore[arg-type]
+        for i in range(n)
+    ]
+
+
+def storage_url(kind: str, tmp_path: Path, redis_url: str) -> str:
+    return f"sqlite:///{tmp_path}/limits.db" if kind == "sqlite" else redis_url
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+async def test_four_processes_share_one_allowance(
+    server: FakeThreeCommas, kind: str, tmp_path: Path, redis_url: str
+) -> None:
+    outcomes = await run_processes(jobs_for(server, storage_url(kind, tmp_path, redis_url)))
+    assert [o.done for o in outcomes] == [300] * 4, outcomes
+    assert server.stats.status_429 == 0 and server.stats.status_418 == 0
+    arrivals = [r.time for r in server.requests if r.route == "get"]
+    assert len(arrivals) == 1200
+    assert busiest_window(arrivals, PERIOD) <= MAX_RATE
+    # ... and the allowance is used: 1,200 requests at 100 per 0.25 s need 11 full windows at least
+    assert max(arrivals) - min(arrivals) < 12 * PERIOD * 3
+
+
+async def test_a_host_with_its_clock_two_seconds_off_changes_nothing_on_redis(
+    server: FakeThreeCommas, redis_url: str
+) -> None:
+    jobs = jobs_for(server, redis_url, n=3, per=200)
+    jobs[0].clock_shift = 2.0
+    jobs[1].clock_shift = -2.0
+    outcomes = await run_processes(jobs)
+    assert [o.done for o in outcomes] == [200] * 3
+    assert server.stats.status_429 == 0
+    assert busiest_window([r.time for r in server.requests], PERIOD) <= MAX_RATE
+
+
+def one_get(server: FakeThreeCommas, url: str, id: int) -> Job:
+    return Job(
+        server.base_url, server.api_key, server.api_secret, url, [id], 100, 60.0, retry=False, max_wait=0.5
+    )
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+async def test_a_429_in_one_process_pauses_the_others(
+    server: FakeThreeCommas, kind: str, tmp_path: Path, redis_url: str
+) -> None:
+    url = storage_url(kind, tmp_path, redis_url)
+    (id,) = server.seed_trades(1)
+    server.faults.add("rate_limit", route="get", times=1, retry_after=30)
+    limit = RateLimit(storage=url, max_wait=0.5, endpoints={})
+    async with ThreeCommasClient(
+        server.api_key, server.api_secret, base_url=server.base_url, rate_limit=limit
+    ) as client:
+        with pytest.raises(RateLimitError):
+            await client.smart_trades.get(id)
+    (outcome,) = await run_processes([one_get(server, url, id)])
+    assert outcome.errors == {"RateLimitError": 1}  # refused before it sent anything
+    assert server.stats.requests == 1
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+async def test_a_418_in_one_process_stops_every_key_in_the_others(
+    server: FakeThreeCommas, kind: str, tmp_path: Path, redis_url: str
+) -> None:
+    url = storage_url(kind, tmp_path, redis_url)
+    (id,) = server.seed_trades(1)
+    other = ("other-key", "other-secret")
+    server.add_key(other[0], secret=other[1])
+    # Someone else on this IP (a script without limiter) keeps sending into a block: the IP is banned.
+    server.rate_limit = RateLimits(global_rule=RateLimitRule(1, 60.0, 60.0), list_rule=None, ban_grace=0.0)
+    signing = SigningMiddleware(server.api_key, api_secret=server.api_secret, base_url=server.base_url)
+    async with aiohttp.ClientSession(middlewares=(signing,)) as raw:
+        statuses = []
+        for _ in range(3):
+            async with raw.get(f"{server.base_url}/v2/smart_trades/{id}") as resp:
+                statuses.append(resp.status)
+    assert statuses == [200, 429, 418]
+    limit = RateLimit(storage=url, endpoints={})
+    async with ThreeCommasClient(*other, base_url=server.base_url, rate_limit=limit, retry=None) as client:
+        with pytest.raises(IPBannedError):
+            await client.smart_trades.get(id)
+    sent = server.stats.requests
+    (outcome,) = await run_processes([one_get(server, url, id)])  # the first key, another process
+    assert outcome.errors == {"IPBannedError": 1}
+    assert server.stats.requests == sent  # the ban was learned through the storage, not by asking
+
+
+async def test_redis_going_away_fails_closed_and_recovers(server: FakeThreeCommas, tmp_path: Path) -> None:
+    redis = RedisProcess(tmp_path)
+    redis.start()
+    try:
+        limit = RateLimit(storage=redis.url, storage_timeout=0.5, endpoints={})
+        ids = server.seed_trades(3)
+        async with ThreeCommasClient(
+            server.api_key, server.api_secret, base_url=server.base_url, rate_limit=limit
+        ) as client:
+            await client.smart_trades.get(ids[0])
+            redis.kill()
+            with pytest.raises(RateLimitStorageError) as info:
+                await client.smart_trades.get(ids[1])
+            assert info.value.storage == redis.url
+            assert server.stats.requests == 1  # nothing went out unlimited
+            redis.start()
+            await client.smart_trades.get(ids[2])
+        assert server.stats.requests == 2
+    finally:
+        redis.stop()
+
+
+async def test_fallback_local_limits_alone_while_the_storage_is_away(
+    server: FakeThreeCommas, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    redis = RedisProcess(tmp_path)  # never started: unreachable from the start
+    limit = RateLimit(
+        max_rate=8,
+        time_period=60.0,
+        storage=redis.url,
+        storage_timeout=0.2,
+        endpoints={},
+        fallback="local",
+        expected_processes=4,
+    )
+    ids = server.seed_trades(3)
+    async with ThreeCommasClient(
+        server.api_key, server.api_secret, base_url=server.base_url, rate_limit=limit
+    ) as client:
+        await client.smart_trades.get(ids[0])
+        await client.smart_trades.get(ids[1])
+        third = asyncio.create_task(client.smart_trades.get(ids[2]))
+        await asyncio.sleep(0.5)
+        assert not third.done()  # 8 / 4 = 2 per window while alone
+        third.cancel()
+    assert server.stats.requests == 2
+    assert caplog.text.count("limiting this process alone to 1/4") == 1
