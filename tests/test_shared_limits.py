@@ -56,21 +56,10 @@ async def run_processes(jobs: list[Job]) -> list[Outcome]:
         return list(await asyncio.gather(*(loop.run_in_executor(pool, _children.run, job) for job in jobs)))
 
 
-def jobs_for(server: FakeThreeCommas, storage: str, n: int = 4, per: int = 300, **kw: object) -> list[Job]:
+def jobs_for(server: FakeThreeCommas, storage: str, n: int = 4, per: int = 300) -> list[Job]:
     ids = server.seed_trades(n * per)
-    return [
-        Job(
-            server.base_url,
-            server.api_key,
-            server.api_secret,
-            storage,
-            ids[i * per : (i + 1) * per],
-            MAX_RATE,
-            PERIOD,
-            **kw,
-        )  # type: ignore[arg-type]
-        for i in range(n)
-    ]
+    key, secret, url = server.api_key, server.api_secret, server.base_url
+    return [Job(url, key, secret, storage, ids[i * per : (i + 1) * per], MAX_RATE, PERIOD) for i in range(n)]
 
 
 def storage_url(kind: str, tmp_path: Path, redis_url: str) -> str:
