@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import msgspec
 
+from .models._base import finite_amount
 from .models._decoders import PARAMS_ENCODER
 
 __all__ = ["encode_body", "encode_query"]
@@ -26,6 +27,8 @@ def _query_value(key: str, value: object) -> str:
     if isinstance(value, str | int | float):
         return str(value)
     if isinstance(value, Decimal):
+        if not finite_amount(value):
+            raise ValueError(f"query parameter {key!r} is {value}, not a finite amount")
         return format(value, "f")  # never "1E-7"
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -53,8 +56,25 @@ def encode_query(params: Mapping[str, Any] | None) -> str:
 
 
 def encode_body(payload: Any) -> bytes:
-    """JSON body bytes, from a params Struct, a mapping or any msgspec-encodable value."""
+    """JSON body bytes, from a params Struct, a mapping or any msgspec-encodable value.
+
+    Decimals go out as plain decimal strings (``"0.0000001"``, never ``"1E-7"``, which 3Commas may not
+    read as the same amount); a NaN, an infinity or an absurd exponent is refused, naming the field.
+    """
     try:
-        return PARAMS_ENCODER.encode(payload)
+        tree = msgspec.to_builtins(payload, builtin_types=(Decimal,))
+        return PARAMS_ENCODER.encode(_plain_decimals(tree, "$"))
     except (TypeError, msgspec.EncodeError) as exc:
         raise TypeError(f"request body cannot be encoded as JSON: {exc}") from None
+
+
+def _plain_decimals(value: Any, where: str) -> Any:
+    if isinstance(value, Decimal):
+        if not finite_amount(value):
+            raise ValueError(f"request body: {where} is {value}, not a finite amount")
+        return format(value, "f")
+    if isinstance(value, dict):
+        return {k: _plain_decimals(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_decimals(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value

@@ -54,6 +54,12 @@ class ThreeCommasError(Exception):
 
     previous: ThreeCommasError | None = None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's own pickling calls cls(*args), which fails for keyword-only attributes: rebuild
+        # without __init__ and restore every attribute (``previous`` included), so errors cross
+        # ProcessPoolExecutor and multiprocessing.Pool intact.
+        return (_rebuild, (type(self), self.args), self.__dict__)
+
     def attempts(self) -> list[ThreeCommasError]:
         """This failure and every earlier one of the same call, oldest first."""
         chain: list[ThreeCommasError] = []
@@ -62,6 +68,12 @@ class ThreeCommasError(Exception):
             chain.append(err)
             err = err.previous
         return chain[::-1]
+
+
+def _rebuild(cls: type[ThreeCommasError], args: tuple[Any, ...]) -> ThreeCommasError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    return error
 
 
 class APIError(ThreeCommasError):
