@@ -33,10 +33,10 @@ from ._errors import (
 )
 from ._events import EventHook
 from ._gate import Gate
+from ._operation import current as current_operation
 from ._ratelimit import RateLimit
 from ._retry import RetryBudget, RetryPolicy, is_retryable, retry_after_failure
 from ._routes import Endpoint, endpoint_template, raw_endpoint
-from ._sending import mark_sent
 from ._signing import (
     APIKEY_HEADER,
     DEFAULT_BASE_URL,
@@ -303,8 +303,12 @@ class ThreeCommasClient:
         # The loop's clock, like the limiter's: deadlines and waits are on one clock (tests drive it).
         clock = asyncio.get_running_loop().time
         started = clock()
+        operation = current_operation()
+        limits = self._timeout
+        if operation is not None and operation.deadline is not None:
+            limits = self._cut(call, limits, operation.left(started))
         try:
-            result: T = await self._attempt(call, self._timeout)
+            result: T = await self._attempt(call, limits)
             return result
         except ThreeCommasError as exc:
             policy = self.retry
@@ -318,16 +322,14 @@ class ThreeCommasClient:
             assert self._budget is not None
 
             def deadline() -> float:
-                return started + policy.deadline + call.limiter_wait
+                at = started + policy.deadline + call.limiter_wait
+                if operation is not None and operation.deadline is not None:
+                    at = min(at, operation.deadline + operation.waited)
+                return at
 
             def again() -> Any:
                 # Attempts and back-off together stay within the deadline: a retry gets what is left.
-                left = max(deadline() - clock(), 0.001)
-                limits = self._timeout
-                if limits.total is not None and left >= limits.total:
-                    return self._attempt(call, limits)
-                connect = None if limits.connect is None else min(limits.connect, left)
-                return self._attempt(call, aiohttp.ClientTimeout(total=left, connect=connect))
+                return self._attempt(call, self._cut(call, self._timeout, deadline() - clock()))
 
             retried: T = await retry_after_failure(
                 exc,
@@ -343,6 +345,21 @@ class ThreeCommasClient:
             )
             return retried
 
+    @staticmethod
+    def _cut(call: _Call, limits: aiohttp.ClientTimeout, left: float | None) -> aiohttp.ClientTimeout:
+        """The attempt's timeouts, shortened to the time ``left``; raises when none is left."""
+        if left is None or (limits.total is not None and left >= limits.total):
+            return limits
+        if left <= 0:
+            raise APITimeoutError(
+                f"{call.method} {call.path} not sent: its time was up",
+                method=call.method,
+                url=str(call.url),
+                maybe_sent=False,
+            )
+        connect = None if limits.connect is None else min(limits.connect, left)
+        return aiohttp.ClientTimeout(total=left, connect=connect)
+
     async def _attempt(self, call: _Call, limits: aiohttp.ClientTimeout) -> Any:
         if self._closed:
             raise ClientClosedError(f"{call.method} {call.path} not sent: the ThreeCommasClient is closed")
@@ -351,7 +368,11 @@ class ThreeCommasClient:
         clock = asyncio.get_running_loop().time
         waited_from = clock()
         token = await gate.acquire(call.key, call.priority, call.method, call.path)
-        call.limiter_wait += clock() - waited_from
+        waited = clock() - waited_from
+        call.limiter_wait += waited
+        operation = current_operation()
+        if operation is not None:
+            operation.waited += waited
         method, path, url = call.method, call.path, call.url
         # The SDK error is raised after the except blocks, not inside them: raised inside, it would keep
         # the aiohttp exception as __context__, and some of those carry the request headers (Signature).
@@ -362,7 +383,8 @@ class ThreeCommasClient:
             async with admission:
                 if self._transport.closed:
                     raise ClientClosedError(f"{method} {path} not sent: the ThreeCommasClient was closed")
-                mark_sent()
+                if operation is not None:
+                    operation.sent = True
                 async with session.request(
                     method,
                     url,

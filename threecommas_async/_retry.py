@@ -19,6 +19,8 @@ from ._errors import (
     APITimeoutError,
     IPBannedError,
     RateLimitError,
+    ResponseDecodeError,
+    ResponseTooLargeError,
     ServerError,
     ThreeCommasError,
 )
@@ -31,6 +33,8 @@ T = TypeVar("T")
 
 IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PATCH", "PUT"})
 """PATCH here sets fields to given values, so repeating it cannot do the work twice."""
+SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+"""Methods that change nothing: an answer lost or garbled can simply be asked for again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +107,10 @@ def is_retryable(exc: BaseException, method: str, policy: RetryPolicy, max_wait:
         return policy.retry_rate_limited and exc.sent and (exc.retry_after or 0.0) <= max_wait
     if isinstance(exc, ServerError):
         return method in IDEMPOTENT_METHODS and exc.status in policy.retry_statuses
+    if isinstance(exc, ResponseDecodeError):
+        # A garbled answer to a read is worth reading again; to a write it already did its work (2xx),
+        # and an answer too large will be as large again.
+        return method in SAFE_METHODS and not isinstance(exc, ResponseTooLargeError)
     if isinstance(exc, APIConnectionError):
         return method in IDEMPOTENT_METHODS or not exc.maybe_sent
     return False

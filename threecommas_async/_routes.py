@@ -22,6 +22,7 @@ from .models._decoders import (
     SMART_TRADE_LIST_DECODER,
     TRADE_LIST_DECODER,
 )
+from .models._state import Seen, StateDecoder, StateListDecoder
 
 __all__ = [
     "BACKGROUND",
@@ -122,6 +123,14 @@ CLOSE_TRADE_BY_MARKET: Final = Endpoint(
 CANCEL_TRADE: Final[Endpoint[SmartTrade | None]] = Endpoint(
     "DELETE", _ST + "/{id}/trades/{trade_id}", SMART_TRADE_DECODER, "SmartTrade", allow_empty=True
 )
+
+# The same routes for what a bulk cancel and a wait for final states decide on: id and status now, the
+# full SmartTrade from the kept body only if it is read (models/_state.py).
+CANCEL_SEEN: Final[Endpoint[Seen | None]] = Endpoint(
+    "DELETE", _ST + "/{id}", StateDecoder(), "SmartTrade", allow_empty=True
+)
+GET_SEEN: Final[Endpoint[Seen]] = Endpoint("GET", _ST + "/{id}", StateDecoder(), "SmartTrade")
+LIST_SEEN: Final[Endpoint[list[Seen]]] = Endpoint("GET", _ST, StateListDecoder(), "list[SmartTrade]")
 
 ROUTES: Final = (
     LIST,

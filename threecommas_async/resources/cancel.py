@@ -1,66 +1,141 @@
-"""Bulk cancellation: many DELETEs at once, exactly one result per distinct id, nothing lost.
+"""Bulk cancellation: many DELETEs at once, exactly one result per distinct id, nothing lost, no outcome
+claimed that the answers do not prove.
+
+What each outcome needs as proof:
+
+- ``cancelled``: a well-formed 2xx to a DELETE of this call showing this id cancelling or cancelled, or
+  an empty 2xx (older API versions answered 204); 3Commas refuses (403/422) a cancel with nothing left
+  to do, so an accepted one did the work.
+- ``already_final``: the trade is closed in a way no cancel leads to (finished, failed, closing at
+  market), or a DELETE that was the first to reach the server was refused and a GET shows it cancelling
+  or cancelled: it was so before this call.
+- ``final``: a GET shows it cancelling or cancelled, but an attempt's answer was lost or garbled on the
+  way, so whether this call or an earlier one did it cannot be told. ``ok`` either way.
+- ``failed``: the trade is not cancelled (a GET shows it active, or the request provably never did
+  anything: 404, 401, not sent). ``error`` says why.
+- ``unknown``: it may or may not be cancelled (an answer was lost and the checking GET failed too).
 
 A fixed pool of ``concurrency`` workers pulls ids from one iterator, so 10,000 ids cost 10,000 small
-results, not 10,000 tasks. Any answer that leaves the outcome uncertain (a 4xx that may mean "already
-final", a timeout or broken connection after the request may have arrived, a 5xx, a garbled 2xx) is
-settled with a GET before it is reported.
+results, not 10,000 tasks; the answers are decoded down to id and status only, and the full SmartTrade
+of a result is decoded from the kept body when a program reads ``result.trade``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Iterable, Iterator
-from dataclasses import dataclass, replace
-from time import monotonic
-from typing import Final, Protocol
+from array import array
+from bisect import bisect_left
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Final, Literal, Protocol
+
+import msgspec
 
 from .._errors import (
     PermissionDeniedError,
+    ResponseDecodeError,
     ThreeCommasError,
     UnprocessableEntityError,
     may_have_acted,
 )
-from .._status import CANCELLING, CLOSED_OTHERWISE, status_of
+from .._operation import Operation, begin
+from .._status import CANCELLING, CLOSED_OTHERWISE
 from ..models import SmartTrade
+from ..models._decoders import SMART_TRADE_DECODER
+from ..models._state import Seen
 
-__all__ = ["DEFAULT_CONCURRENCY", "CancelResult", "CancelTarget", "cancel_many", "settle"]
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "OK_OUTCOMES",
+    "CancelResult",
+    "CancelStream",
+    "CancelTarget",
+    "Outcome",
+    "cancel_one",
+    "settle",
+]
 
 DEFAULT_CONCURRENCY: Final = 32
 
+Outcome = Literal["cancelled", "already_final", "final", "failed", "unknown"]
+OK_OUTCOMES: Final = frozenset({"cancelled", "already_final", "final"})
+
 
 class CancelTarget(Protocol):
-    """What a bulk cancel needs: the DELETE, and a look at the trade at the cancels' priority."""
+    """What a bulk cancel needs: the DELETE, and a look at the trade at the cancels' priority, each decoded
+    to id and status with the body kept (``models._state.Seen``)."""
 
-    async def _delete(self, id: int) -> SmartTrade | None:
+    async def _delete_seen(self, id: int) -> Seen | None:
         """The DELETE's answer (None: an empty one)."""
         ...
 
-    async def _look(self, id: int) -> SmartTrade:
+    async def _look_seen(self, id: int) -> Seen:
         """A GET that waits with the cancels, not behind the reads they overtake."""
         ...
 
 
-@dataclass(frozen=True, slots=True)
 class CancelResult:
     """The outcome for one id of :meth:`SmartTrades.cancel_many`.
 
-    ``ok`` is True when the SmartTrade is cancelled or on its way there, or was already final.
-    ``already_final`` tells the second case apart: this call did not cancel it, it was cancelled,
-    finished or failed before, or is being closed at market (``panic_sell_pending``), as a GET showed.
-    ``error`` is set exactly when ``ok`` is False.
-    ``elapsed`` is the wall time spent on this id in seconds, retries and the checking GET included.
+    ``outcome``: ``"cancelled"`` (this call cancelled it), ``"already_final"`` (it was cancelled, finished
+    or failed before, or is being closed at market), ``"final"`` (it is cancelled or on its way, but an
+    answer was lost, so whether this call did it cannot be told), ``"failed"`` (it is not cancelled:
+    ``error`` says why) or ``"unknown"`` (it may or may not be: an answer was lost and checking failed).
+    ``ok`` is True for the first three, and ``error`` is set exactly when ``ok`` is False.
+    ``trade`` is the SmartTrade as the last answer showed it, decoded on first access (None when no answer
+    carried one, or when it does not decode: ``trade_error`` then says why).
+    ``elapsed``: seconds spent on this id, retries and the checking GET included.
     """
 
-    id: int
-    trade: SmartTrade | None = None
-    error: ThreeCommasError | None = None
-    already_final: bool = False
-    elapsed: float = 0.0
+    __slots__ = ("_body", "_trade", "elapsed", "error", "id", "outcome", "trade_error")
+
+    def __init__(
+        self,
+        id: int,
+        outcome: Outcome,
+        *,
+        error: ThreeCommasError | None = None,
+        body: bytes | msgspec.Raw | None = None,
+        trade: SmartTrade | None = None,
+        elapsed: float = 0.0,
+    ) -> None:
+        self.id = id
+        self.outcome: Outcome = outcome
+        self.error = error
+        self.elapsed = elapsed
+        self.trade_error: ResponseDecodeError | None = None
+        self._body = body
+        self._trade = trade
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        return self.outcome in OK_OUTCOMES
+
+    @property
+    def already_final(self) -> bool:
+        return self.outcome == "already_final"
+
+    @property
+    def trade(self) -> SmartTrade | None:
+        body = self._body
+        if body is not None:
+            self._body = None
+            try:
+                self._trade = SMART_TRADE_DECODER.decode(body)
+            except (msgspec.DecodeError, RecursionError) as exc:
+                text = bytes(body).decode("utf-8", "replace")
+                self.trade_error = ResponseDecodeError(
+                    f"SmartTrade {self.id}: the answer does not decode: {exc}",
+                    status=200,
+                    method="GET",
+                    url="",
+                    body=text,
+                )
+        return self._trade
+
+    def __repr__(self) -> str:
+        error = f", error={type(self.error).__name__}" if self.error is not None else ""
+        return f"CancelResult(id={self.id}, outcome={self.outcome!r}{error}, elapsed={self.elapsed:.3f})"
 
 
 def refused(error: ThreeCommasError) -> bool:
@@ -73,83 +148,248 @@ def acted_before(error: ThreeCommasError) -> bool:
     return any(may_have_acted(e) for e in error.attempts()[:-1])
 
 
+def _shows(seen: Seen, id: int) -> str | None:
+    """The status an answer shows for ``id`` (None: it shows another trade, or none)."""
+    return seen.state.kind if seen.state.id == id else None
+
+
 async def settle(target: CancelTarget, id: int, error: ThreeCommasError) -> CancelResult:
-    """Look at the trade to decide what an uncertain failure of its cancel meant."""
+    """Look at the trade to decide what a failed or unproven cancel meant (see the module's table)."""
     try:
-        trade = await target._look(id)
+        seen = await target._look_seen(id)
+        status = _shows(seen, id)
+        if status is None:
+            raise ResponseDecodeError(
+                f"GET /v2/smart_trades/{id}: the answer is not this SmartTrade",
+                status=200,
+                method="GET",
+                url="",
+                body=bytes(seen.body).decode("utf-8", "replace"),
+            )
     except ThreeCommasError:
-        return CancelResult(id, None, error)
-    status = status_of(trade)
+        return CancelResult(id, "unknown", error=error)
     if status in CLOSED_OTHERWISE:
-        return CancelResult(id, trade, None, already_final=True)  # no DELETE of ours ends like this
+        return CancelResult(id, "already_final", body=seen.body)
     if status in CANCELLING:
-        # A refusal (403/422) proves the trade was cancelled before this call only if no earlier attempt
-        # of ours may have cancelled it; otherwise our request did the work and its answer was lost.
-        return CancelResult(id, trade, None, already_final=refused(error) and not acted_before(error))
-    return CancelResult(id, trade, error)
+        if refused(error) and not acted_before(error):
+            return CancelResult(id, "already_final", body=seen.body)
+        return CancelResult(id, "final", body=seen.body)
+    return CancelResult(id, "failed", error=error, body=seen.body)
 
 
-async def _cancel_one(target: CancelTarget, id: int) -> CancelResult:
+def unproven(id: int, shown_id: int | None, status: str | None, body: str = "") -> ResponseDecodeError:
+    """The error of a 2xx to a cancel that shows another trade, none, or this one still active."""
+    what = f"SmartTrade {shown_id}" if shown_id != id else f"it with status {status or 'none'}"
+    return ResponseDecodeError(
+        f"DELETE /v2/smart_trades/{id}: 3Commas answered 2xx but showed {what}, not a cancel",
+        status=200,
+        method="DELETE",
+        url="",
+        body=body,
+    )
+
+
+async def cancel_one(target: CancelTarget, id: int) -> CancelResult:
+    """Cancel one id; never raises for what the server or the network did."""
     try:
-        trade = await target._delete(id)
+        seen = await target._delete_seen(id)
     except ThreeCommasError as exc:
         if refused(exc) or any(may_have_acted(e) for e in exc.attempts()):
             return await settle(target, id, exc)
-        return CancelResult(id, None, exc)
-    if trade is None:
-        # An empty 2xx (older API versions answered 204): the cancel was accepted; a look gives the trade,
-        # and failing to look does not undo the cancel.
-        with contextlib.suppress(ThreeCommasError):
-            trade = await target._look(id)
-    return CancelResult(id, trade)
-
-
-def _distinct_ids(ids: Iterable[int]) -> list[int]:
-    unique = list(dict.fromkeys(ids))
-    bad = [i for i in unique if not isinstance(i, int) or isinstance(i, bool) or i <= 0]
-    if bad:
-        shown = ", ".join(repr(b) for b in bad[:5]) + (", …" if len(bad) > 5 else "")
-        raise ValueError(f"cancel_many: ids must be positive integers; got {shown}")
-    return unique
-
-
-def cancel_many(
-    target: CancelTarget, ids: Iterable[int], *, concurrency: int = DEFAULT_CONCURRENCY
-) -> AsyncIterator[CancelResult]:
-    """Check the arguments now (not at the first ``async for`` step), then stream the results."""
-    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
-        raise ValueError(f"concurrency must be a positive integer, got {concurrency!r}")
-    return _stream(target, _distinct_ids(ids), concurrency)
-
-
-async def _stream(target: CancelTarget, unique: list[int], concurrency: int) -> AsyncIterator[CancelResult]:
-    """Yield one :class:`CancelResult` per distinct id, in completion order."""
-    if not unique:
-        return
-    pending: Iterator[int] = iter(unique)
-    # Bounded: when the consumer stops reading (a break without aclose()), workers stop taking ids
-    # after at most `concurrency` more, instead of cancelling everything into an unread queue.
-    results: asyncio.Queue[CancelResult | BaseException] = asyncio.Queue(maxsize=concurrency)
-
-    async def worker() -> None:
+        return CancelResult(id, "failed", error=exc)
+    if seen is None:
+        # An empty 2xx: accepted. A look gives the trade; failing to look does not undo the cancel.
         try:
-            for id in pending:
-                started = monotonic()
-                result = await _cancel_one(target, id)
-                await results.put(replace(result, elapsed=monotonic() - started))
+            return CancelResult(id, "cancelled", body=(await target._look_seen(id)).body)
+        except ThreeCommasError:
+            return CancelResult(id, "cancelled")
+    status = _shows(seen, id)
+    if status in CANCELLING:
+        return CancelResult(id, "cancelled", body=seen.body)
+    if status in CLOSED_OTHERWISE:
+        return CancelResult(id, "already_final", body=seen.body)
+    # A 2xx that is another trade, {}, or the trade still active: the cancel is not proven.
+    body = bytes(seen.body).decode("utf-8", "replace")
+    return await settle(target, id, unproven(id, seen.state.id, seen.state.kind, body))
+
+
+class _DistinctIds:
+    """The ids given, each once, in the order given, checked before anything is sent. Kept compact (8 bytes
+    an id, and a byte for "taken"), so 50,000 ids cost half a megabyte, not a dict and a list of them."""
+
+    __slots__ = ("_order", "_sorted", "_taken", "count")
+
+    def __init__(self, ids: Iterable[int]) -> None:
+        values: Sequence[int] = ids if isinstance(ids, list | tuple | range) else list(ids)
+        bad = [i for i in values if type(i) is not int or i <= 0]
+        if bad:
+            shown = ", ".join(repr(b) for b in bad[:5]) + (", …" if len(bad) > 5 else "")
+            raise ValueError(f"cancel_many: ids must be positive integers; got {shown}")
+        try:
+            self._order = array("q", values)
+        except OverflowError:
+            raise ValueError("cancel_many: an id is larger than 3Commas ids can be (64 bits)") from None
+        unique = array("q")
+        last = 0
+        for value in sorted(values):  # a list of references to the ints given: no new objects
+            if value != last:
+                unique.append(value)
+                last = value
+        self._sorted = unique
+        self._taken = bytearray(len(unique))
+        self.count = len(unique)
+
+    def __iter__(self) -> Iterator[int]:
+        taken, ordered = self._taken, self._sorted
+        for value in self._order:
+            at = bisect_left(ordered, value)
+            if not taken[at]:
+                taken[at] = 1
+                yield value
+
+    def untaken(self) -> list[int]:
+        """The ids no worker took yet, in the order given."""
+        taken, ordered = self._taken, self._sorted
+        left = (value for value in self._order if not taken[bisect_left(ordered, value)])
+        return list(dict.fromkeys(left))
+
+
+class CancelStream:
+    """``async for result in client.smart_trades.cancel_many(ids)``: one :class:`CancelResult` per distinct
+    id, in the order they settle. Nothing starts before the first ``async for`` step; breaking out (or
+    ``aclose()``) stops the workers; a consumer that stops reading stops them too, after at most
+    ``concurrency`` more results.
+
+    While it runs, or after an interruption, it says where every id stands: :attr:`settled` (results
+    produced), :meth:`in_flight` (taken by a worker, not settled), :meth:`sent` (of those, the ones whose
+    request went out, so 3Commas may have acted on them) and :meth:`not_started`.
+    """
+
+    __slots__ = (
+        "_concurrency",
+        "_done",
+        "_failure",
+        "_flight",
+        "_ids",
+        "_iter",
+        "_ready",
+        "_space",
+        "_target",
+        "_timeout",
+        "_wake",
+        "_workers",
+        "settled",
+    )
+
+    def __init__(
+        self, target: CancelTarget, ids: _DistinctIds, concurrency: int, timeout: float | None
+    ) -> None:
+        self._target = target
+        self._ids = ids
+        self._iter = iter(ids)
+        self._concurrency = concurrency
+        self._timeout = timeout
+        self._ready: deque[CancelResult] = deque()
+        self._flight: dict[int, Operation] = {}
+        self._workers: list[asyncio.Task[None]] | None = None
+        self._wake: asyncio.Future[None] | None = None
+        self._space: asyncio.Future[None] | None = None
+        self._failure: BaseException | None = None
+        self._done = 0
+        self.settled = 0
+
+    @property
+    def total(self) -> int:
+        """Distinct ids in all."""
+        return self._ids.count
+
+    def in_flight(self) -> list[int]:
+        return list(self._flight)
+
+    def sent(self) -> list[int]:
+        return [id for id, operation in self._flight.items() if operation.sent]
+
+    def not_started(self) -> list[int]:
+        return self._ids.untaken()
+
+    def __aiter__(self) -> CancelStream:
+        return self
+
+    async def __anext__(self) -> CancelResult:
+        if self._workers is None:
+            self._start()
+        while not self._ready:
+            if self._failure is not None:
+                failure, self._failure = self._failure, None
+                raise failure
+            if self.settled >= self._ids.count or self._done == len(self._workers or ()):
+                await self.aclose()
+                raise StopAsyncIteration
+            self._wake = asyncio.get_running_loop().create_future()
+            await self._wake
+        result = self._ready.popleft()
+        self.settled += 1
+        space = self._space
+        if space is not None and not space.done():
+            space.set_result(None)
+        return result
+
+    def _start(self) -> None:
+        loop = asyncio.get_running_loop()
+        n = min(self._concurrency, self._ids.count)
+        self._workers = [
+            loop.create_task(self._work(), name="threecommas_async cancel_many") for _ in range(n)
+        ]
+
+    async def _work(self) -> None:
+        loop = asyncio.get_running_loop()
+        clock = loop.time
+        try:
+            for id in self._iter:
+                operation = begin(self._timeout, clock)
+                self._flight[id] = operation
+                started = clock()
+                result = await cancel_one(self._target, id)
+                result.elapsed = clock() - started
+                del self._flight[id]
+                self._ready.append(result)
+                self._tell()
+                # Bounded: when the consumer stops reading, the workers stop taking ids.
+                while len(self._ready) >= self._concurrency:
+                    if self._space is None or self._space.done():
+                        self._space = loop.create_future()
+                    await self._space
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # a bug, not an API failure: surface it instead of hanging
-            await results.put(exc)
+            self._failure = exc
+        finally:
+            self._done += 1
+            self._tell()
 
-    workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(unique)))]
-    try:
-        for _ in range(len(unique)):
-            item = await results.get()
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        for task in workers:
-            task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+    def _tell(self) -> None:
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+
+    async def aclose(self) -> None:
+        workers, self._workers = self._workers, []
+        if workers:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+
+def cancel_many(
+    target: CancelTarget,
+    ids: Iterable[int],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    timeout: float | None = None,
+) -> CancelStream:
+    """Check the arguments now (not at the first ``async for`` step), then stream the results."""
+    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
+        raise ValueError(f"concurrency must be a positive integer, got {concurrency!r}")
+    if timeout is not None and not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    return CancelStream(target, _DistinctIds(ids), concurrency, timeout)

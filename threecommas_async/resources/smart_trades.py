@@ -12,7 +12,7 @@ from .._encoding import encode_body, encode_query
 from .._errors import ThreeCommasError
 from .._resource import Resource
 from .._routes import RISK_REDUCING
-from .._status import CANCELLING, status_of
+from .._status import NOTHING_TO_CANCEL, status_of
 from ..models import (
     AddFundsParams,
     ReduceFundsInfo,
@@ -22,7 +22,8 @@ from ..models import (
     SmartTradeUpdate,
     Trade,
 )
-from .cancel import DEFAULT_CONCURRENCY, CancelResult, acted_before, cancel_many, refused, settle
+from ..models._state import Seen
+from .cancel import DEFAULT_CONCURRENCY, CancelStream, acted_before, cancel_many, refused, settle, unproven
 
 __all__ = ["ListFilters", "SmartTrades"]
 
@@ -154,15 +155,24 @@ class SmartTrades(Resource):
         already cancelling, the first attempt did the work: a GET confirms it and the trade is returned.
         """
         try:
-            trade = await self._delete(id)
+            trade = await self._request(routes.CANCEL, id)
         except ThreeCommasError as exc:
             if not (refused(exc) and acted_before(exc)):
                 raise
             result = await settle(self, id, exc)
-            if result.trade is None or status_of(result.trade) not in CANCELLING:
+            if result.outcome != "final" or result.trade is None:
                 raise
             return result.trade
-        return trade if trade is not None else await self._look(id)
+        if trade is None:
+            return await self._request(routes.GET, id, priority=RISK_REDUCING)
+        if trade.id != id or status_of(trade) not in NOTHING_TO_CANCEL:
+            # A 2xx that is another trade, {}, or the trade still active: only a look can tell.
+            result = await settle(self, id, unproven(id, trade.id, status_of(trade)))
+            if not result.ok or result.trade is None:
+                assert result.error is not None
+                raise result.error
+            return result.trade
+        return trade
 
     async def close_by_market(self, id: int) -> SmartTrade:
         """POST /v2/smart_trades/{id}/close_by_market: the panic close."""
@@ -175,20 +185,23 @@ class SmartTrades(Resource):
     async def cancel_trade(self, id: int, trade_id: int) -> SmartTrade:
         """DELETE /v2/smart_trades/{id}/trades/{trade_id}: cancel one order of a SmartTrade."""
         trade = await self._request(routes.CANCEL_TRADE, id, trade_id)
-        return trade if trade is not None else await self._look(id)
+        return trade if trade is not None else await self._request(routes.GET, id, priority=RISK_REDUCING)
 
     def cancel_many(
-        self, ids: Iterable[int], *, concurrency: int = DEFAULT_CONCURRENCY
-    ) -> AsyncIterator[CancelResult]:
+        self, ids: Iterable[int], *, concurrency: int = DEFAULT_CONCURRENCY, timeout: float | None = None
+    ) -> CancelStream:
         """Cancel many SmartTrades concurrently; yield one :class:`CancelResult` per distinct id as each
-        finishes. In-flight requests are bounded by ``concurrency`` and by the client's rate limit; one id's
-        failure is reported in its result, never raised. Bad ids raise ``ValueError`` before anything is sent.
+        settles (see :mod:`~threecommas_async.resources.cancel` for what each outcome proves). In-flight
+        requests are bounded by ``concurrency`` and by the client's rate limit; one id's failure is reported
+        in its result, never raised. Bad ids raise ``ValueError`` before anything is sent. ``timeout`` bounds
+        each id's whole operation (its DELETE's attempts and back-off and the GET that checks it), not
+        counting waits for the rate limit.
         """
-        return cancel_many(self, ids, concurrency=concurrency)
+        return cancel_many(self, ids, concurrency=concurrency, timeout=timeout)
 
     # -- what bulk cancel needs (resources.cancel.CancelTarget) ---------------------------------------
-    async def _delete(self, id: int) -> SmartTrade | None:
-        return await self._request(routes.CANCEL, id)
+    async def _delete_seen(self, id: int) -> Seen | None:
+        return await self._request(routes.CANCEL_SEEN, id)
 
-    async def _look(self, id: int) -> SmartTrade:
-        return await self._request(routes.GET, id, priority=RISK_REDUCING)
+    async def _look_seen(self, id: int) -> Seen:
+        return await self._request(routes.GET_SEEN, id, priority=RISK_REDUCING)
