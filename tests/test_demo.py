@@ -6,7 +6,7 @@ import io
 import subprocess
 import sys
 
-from threecommas_async._demo import DemoReport, run_demo
+from threecommas_async.cli._demo import DemoReport, run_demo
 
 
 def test_demo_accounts_for_every_id_under_faults() -> None:

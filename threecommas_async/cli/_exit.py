@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 from typing import Final
 
-from ._errors import (
+from .._errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,

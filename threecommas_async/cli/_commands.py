@@ -16,7 +16,11 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TextIO, TypeVar
 
-from ._cli_errors import (
+from .._client import ThreeCommasClient
+from .._errors import ThreeCommasError, may_have_acted
+from ..models import SmartTrade
+from ..resources.cancel import CancelResult
+from ._exit import (
     EXIT_AUTH,
     EXIT_BANNED,
     EXIT_FAILED,
@@ -27,11 +31,7 @@ from ._cli_errors import (
     describe_error,
     describe_failures,
 )
-from ._cli_output import Output, trade_status
-from ._client import ThreeCommasClient
-from ._errors import ThreeCommasError, may_have_acted
-from .models import SmartTrade
-from .resources.cancel import CancelResult
+from ._output import Output, trade_status
 
 __all__ = [
     "Command",

@@ -32,11 +32,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Final, NoReturn
 
-from ._cli_errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, describe_error
+from ._exit import EXIT_CODES_HELP, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, describe_error
 
 if TYPE_CHECKING:
-    from ._client import ThreeCommasClient
-    from ._events import EventHook
+    from .._client import ThreeCommasClient
+    from .._events import EventHook
 
 __all__ = ["Credentials", "UsageError", "build_parser", "main", "resolve_credentials"]
 
@@ -144,9 +144,9 @@ def _smart_trades(args: argparse.Namespace) -> int:
         _say(str(exc))
         return EXIT_USAGE
     # Imported only now: aiohttp takes most of the start-up time, and a usage error needs none of it.
-    from . import _cli_smart_trades as commands
-    from ._cli_output import EventPrinter, Output
-    from ._errors import ThreeCommasError
+    from .._errors import ThreeCommasError
+    from . import _commands as commands
+    from ._output import EventPrinter, Output
 
     out = Output(json=args.json, progress=not args.no_progress, keep_going=args.handler in WRITE_HANDLERS)
     try:
@@ -173,9 +173,9 @@ def _smart_trades(args: argparse.Namespace) -> int:
 
 
 def _make_client(args: argparse.Namespace, credentials: Credentials, hook: EventHook) -> ThreeCommasClient:
-    from ._client import DEFAULT_RATE_LIMIT, ThreeCommasClient
-    from ._client import DEFAULT_TIMEOUT as CLIENT_TIMEOUT
-    from ._ratelimit import RateLimit
+    from .._client import DEFAULT_RATE_LIMIT, ThreeCommasClient
+    from .._client import DEFAULT_TIMEOUT as CLIENT_TIMEOUT
+    from .._ratelimit import RateLimit
 
     # Only the client-wide window changes with --max-rate; the cool-downs, the ban handling and the list
     # endpoint's own limit stay the SDK's.
@@ -433,7 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_TOP_EPILOG,
         formatter_class=_FORMATTER,
     )
-    from . import __version__
+    from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_global_options(parser, top=True)
@@ -542,7 +542,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _fake_server(args: argparse.Namespace) -> int:
-    from .testing.__main__ import main as serve
+    from ..testing.__main__ import main as serve
 
     return serve(["--port", str(args.port), *args.rest])
 
@@ -552,7 +552,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["fake-server"]:
         # Everything after it belongs to the fake's own parser: argparse's REMAINDER would reject
         # ``fake-server --port 8080 --seed-trades 5`` (an unknown option before any positional).
-        from .testing.__main__ import main as serve
+        from ..testing.__main__ import main as serve
 
         return serve(argv[1:])
     parser = build_parser()

@@ -21,12 +21,12 @@ from decimal import Decimal
 from multiprocessing.connection import Connection
 from typing import Any, TextIO
 
-from ._client import ThreeCommasClient
-from ._events import ClientEvent
-from ._ratelimit import LIST_ENDPOINT, EndpointLimit, RateLimit
-from ._retry import RetryPolicy
-from .models import PositionParams, SmartTradeCreate, UnitsParams
-from .resources.cancel import CancelResult
+from .._client import ThreeCommasClient
+from .._events import ClientEvent
+from .._ratelimit import LIST_ENDPOINT, EndpointLimit, RateLimit
+from .._retry import RetryPolicy
+from ..models import PositionParams, SmartTradeCreate, UnitsParams
+from ..resources.cancel import CancelResult
 
 __all__ = ["DemoReport", "demo_rate_limit", "run_demo"]
 
@@ -56,7 +56,7 @@ def _serve(conn: Connection, speedup: float) -> None:
 
 
 async def _serve_async(conn: Connection, speedup: float) -> None:
-    from .testing import FakeThreeCommas, RateLimits
+    from ..testing import FakeThreeCommas, RateLimits
 
     loop = asyncio.get_running_loop()
     server = FakeThreeCommas(

@@ -24,10 +24,10 @@ from typing import Any, Final, TextIO
 import msgspec
 from tqdm import tqdm
 
-from ._errors import APIError, ThreeCommasError
-from ._events import ClientEvent
-from .models import SmartTrade
-from .resources.cancel import CancelResult
+from .._errors import APIError, ThreeCommasError
+from .._events import ClientEvent
+from ..models import SmartTrade
+from ..resources.cancel import CancelResult
 
 __all__ = [
     "KIND_CANCEL_RESULT",
