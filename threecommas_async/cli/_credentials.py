@@ -9,6 +9,7 @@ URL carrying a token in an error of the client) is replaced before it is written
 from __future__ import annotations
 
 import argparse
+import ipaddress
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -213,13 +214,25 @@ def _key_file_parts(path: str) -> Iterator[str]:
 
 
 def _base_url_parts(value: str) -> Iterator[str]:
-    """A base URL may carry a token in its host or path: never shown, nor its origin (the part
-    connection errors name)."""
+    """A base URL may carry a token in its path or its host name: never shown, nor its origin or host
+    (what connection errors name). An IP address or localhost carries no token and stays readable."""
     yield from _forms(value)
     try:
         url = URL(value.strip())
-        if url.is_absolute() and url.host:
-            yield str(url).rstrip("/")
-            yield str(url.origin())
     except (ValueError, TypeError):
-        pass
+        return
+    if not url.is_absolute() or not url.host:
+        return
+    yield str(url).rstrip("/")
+    yield str(url.origin())
+    host = url.host
+    if host != URL(DEFAULT_BASE_URL).host and host != "localhost" and not _is_ip(host):
+        yield host
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True

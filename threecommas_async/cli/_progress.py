@@ -88,18 +88,21 @@ class Waits:
             self._throttle_text = self._limit_text(event)
             return None
         if event.kind == "cooldown":
-            if until <= self._cooldown_until + same:
+            refused = event.wait > self.limit.max_wait
+            if not refused:
+                self._waiting_until = max(self._waiting_until, until)  # the countdown stays true
+            # The 429s of requests that were in flight with the first one extend its pause a little:
+            # the same pause, not a new one to announce.
+            if until <= self._cooldown_until + max(same, event.wait / 4):
                 return None
             self._cooldown_until = until
             head = f"rate limited by 3Commas (429 on {where})"
-            max_wait = self.limit.max_wait
-            if event.wait > max_wait:
+            if refused:
                 hint = f"; {self.wait_hint}" if self.wait_hint else ""
                 return (
                     f"{head}: its cool-down of {seconds(event.wait)} is longer than the client waits "
-                    f"({seconds(max_wait)}), so the requests not sent yet fail now{hint}"
+                    f"({seconds(self.limit.max_wait)}), so the requests not sent yet fail now{hint}"
                 )
-            self._waiting_until = max(self._waiting_until, until)
             return f"{head}: waiting {seconds(event.wait)} for its cool-down, then sending again"
         if until <= self._banned_until + same:
             return None
