@@ -74,6 +74,20 @@ def _for(value: float | None) -> str:
     return f" for {seconds(value)}" if value is not None else ""
 
 
+_PLAIN: Final[tuple[tuple[type[Exception], int, str], ...]] = (
+    # Most specific first: APITimeoutError is an APIConnectionError, every *Error here an APIError.
+    (NotFoundError, EXIT_FAILED, "not found"),
+    (PermissionDeniedError, EXIT_FAILED, "refused (the key's permissions or the SmartTrade's state)"),
+    (UnprocessableEntityError, EXIT_FAILED, "rejected by 3Commas"),
+    (ServerError, EXIT_FAILED, "3Commas server error"),
+    (APITimeoutError, EXIT_CONNECTION, "timed out"),
+    (APIConnectionError, EXIT_CONNECTION, "connection failed"),
+    (ResponseDecodeError, EXIT_FAILED, "unexpected answer from 3Commas"),
+    (APIError, EXIT_FAILED, "3Commas error"),
+)
+"""The failures whose line is a label and the SDK's message."""
+
+
 def describe_error(exc: ThreeCommasError | ValueError, *, hint: str | None = None) -> tuple[int, str]:
     """The exit status and the one line (without the program name) for an expected failure. ``hint``:
     what to do about a rate limit the command could have waited out (default: try again later)."""
@@ -94,22 +108,9 @@ def describe_error(exc: ThreeCommasError | ValueError, *, hint: str | None = Non
             EXIT_RATE_LIMITED,
             f"rate limited by 3Commas{_for(exc.retry_after)}: {exc}; {hint or 'try again later'}",
         )
-    if isinstance(exc, NotFoundError):
-        return EXIT_FAILED, f"not found: {exc}"
-    if isinstance(exc, PermissionDeniedError):
-        return EXIT_FAILED, f"refused (the key's permissions or the SmartTrade's state): {exc}"
-    if isinstance(exc, UnprocessableEntityError):
-        return EXIT_FAILED, f"rejected by 3Commas: {exc}"
-    if isinstance(exc, ServerError):
-        return EXIT_FAILED, f"3Commas server error: {exc}"
-    if isinstance(exc, APITimeoutError):
-        return EXIT_CONNECTION, f"timed out: {exc}"
-    if isinstance(exc, APIConnectionError):
-        return EXIT_CONNECTION, f"connection failed: {exc}"
-    if isinstance(exc, ResponseDecodeError):
-        return EXIT_FAILED, f"unexpected answer from 3Commas: {exc}"
-    if isinstance(exc, APIError):
-        return EXIT_FAILED, f"3Commas error: {exc}"
+    for cls, code, what in _PLAIN:
+        if isinstance(exc, cls):
+            return code, f"{what}: {exc}"
     return EXIT_FAILED, f"{type(exc).__name__}: {exc}"
 
 

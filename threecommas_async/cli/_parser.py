@@ -213,24 +213,16 @@ class _Builder:
             "messages, as it may carry a token",
         )
         mode = group.add_mutually_exclusive_group()
-        add(
-            mode,
-            "--paper",
-            dest="forced_mode",
-            action="store_const",
-            const="paper",
-            default=default(None),
-            help="act on the paper-trading account (sends Forced-Mode: paper)",
-        )
-        add(
-            mode,
-            "--real",
-            dest="forced_mode",
-            action="store_const",
-            const="real",
-            default=default(None),
-            help="act on the real account (sends Forced-Mode: real)",
-        )
+        for name, account in (("paper", "the paper-trading account"), ("real", "the real account")):
+            add(
+                mode,
+                f"--{name}",
+                dest="forced_mode",
+                action="store_const",
+                const=name,
+                default=default(None),
+                help=f"act on {account} (sends Forced-Mode: {name})",
+            )
         add(
             group,
             "--json",

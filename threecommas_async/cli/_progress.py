@@ -29,6 +29,9 @@ LINE_EVERY: Final = 5.0
 """Seconds between two progress lines when stderr is not a terminal."""
 TICK: Final = 1.0
 """Seconds between two refreshes of the bar's countdown on a terminal."""
+NOTICEABLE: Final = 0.05
+"""Shorter waits are not shown: as the first minute's slots free one by one, the requests queued behind
+them stall for milliseconds each, and "waiting 0.0 s" says nothing."""
 DOCUMENTED: Final = RateLimit()
 """3Commas' documented limits: the client's defaults."""
 
@@ -119,14 +122,18 @@ class Waits:
         return f"{whose}: {rate}"
 
     def status(self) -> str | None:
-        """What the client is waiting for right now, with the time left; None when it is not waiting."""
+        """What the client is waiting for right now, with the time left; None when it is not waiting
+        (or for less than :data:`NOTICEABLE`)."""
         now = self.clock()
-        if self._banned_until > now:
-            return f"IP banned: sending nothing for {seconds(self._banned_until - now)}"
-        if self._waiting_until > now:
-            return f"waiting {seconds(self._waiting_until - now)} for 3Commas' cool-down after a 429"
-        if self._throttled_until > now:
-            return f"waiting {seconds(self._throttled_until - now)} for {self._throttle_text}"
+        banned, cooling, throttled = (
+            t - now for t in (self._banned_until, self._waiting_until, self._throttled_until)
+        )
+        if banned >= NOTICEABLE:
+            return f"IP banned: sending nothing for {seconds(banned)}"
+        if cooling >= NOTICEABLE:
+            return f"waiting {seconds(cooling)} for 3Commas' cool-down after a 429"
+        if throttled >= NOTICEABLE:
+            return f"waiting {seconds(throttled)} for {self._throttle_text}"
         return None
 
 
