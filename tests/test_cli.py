@@ -392,8 +392,16 @@ async def test_help_documents_the_command_tree_and_keeps_demo_and_fake_server() 
         assert not [
             line for line in text.splitlines() if ".ok | not" in line and "jq" in line and "$" in line
         ]
-    for option in ("--quiet", "--max-rate", "--timeout", "default 8"):
+    for option in ("--quiet", "--max-rate", "--force", "--timeout", "default 8"):
         assert option in top.out + cancel_all.out
+    # the panic commands document how long they wait for a cool-down, and nothing else offers it
+    waiting = await asyncio.gather(
+        *(cli(None, "smart-trades", action, "--help") for action in ("cancel", "close-by-market", "get"))
+    )
+    for run in (cancel_all, *waiting[:2]):
+        assert "--wait" in run.out and "--max-wait SECONDS" in run.out and "(default 60)" in run.out
+    assert "--wait" not in waiting[2].out
+    assert "waiting 58 s for 3Commas' limit" in cancel_all.out  # what the progress line says
 
 
 # -- what the reviewer found ----------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any, Final, NoReturn, Protocol
 
 from .._client import DEFAULT_TIMEOUT
-from .._ratelimit import RateLimit
 from .._signing import DEFAULT_BASE_URL
 from .._status import LIST_FILTERS
 from ._console import PROG
@@ -29,11 +28,10 @@ from ._credentials import (
     NOT_SHOWN,
 )
 from ._exit import EXIT_CODES_HELP, UsageError
+from ._settings import DOCUMENTED
 
 __all__ = ["DEFAULT_CONCURRENCY", "HelpShown", "ParseError", "check", "parse"]
 
-DOCUMENTED: Final = RateLimit()
-"""3Commas' documented limits: the client's defaults."""
 DEFAULT_CONCURRENCY: Final = 8
 """Cancels in flight. 3Commas allows 100 requests a minute, so 8 in flight is plenty, and few enough that
 a server allowing less than assumed answers a handful with 429, not dozens (which would earn a 418)."""
@@ -276,8 +274,8 @@ class _Builder:
     def waiting_options(self, parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group(
             "waiting for 3Commas",
-            "After a 429 3Commas blocks every request from this IP (300 s unless it says otherwise): "
-            "the client sends nothing until the block is over, then goes on. How long it may wait:",
+            "After a 429, 3Commas blocks every request from this IP (300 s unless it says\n"
+            "otherwise). How long the client may wait for the block to end before it gives up:",
         )
         patience = group.add_mutually_exclusive_group()
         self.add(

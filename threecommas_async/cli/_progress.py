@@ -22,6 +22,7 @@ from tqdm import tqdm
 from .._events import ClientEvent
 from .._ratelimit import LIST_ENDPOINT, RateLimit
 from ._output import Output, seconds
+from ._settings import DOCUMENTED
 
 __all__ = ["LINE_EVERY", "Progress", "Waits"]
 
@@ -32,8 +33,6 @@ TICK: Final = 1.0
 NOTICEABLE: Final = 0.05
 """Shorter waits are not shown: as the first minute's slots free one by one, the requests queued behind
 them stall for milliseconds each, and "waiting 0.0 s" says nothing."""
-DOCUMENTED: Final = RateLimit()
-"""3Commas' documented limits: the client's defaults."""
 
 
 def _per(period: float) -> str:

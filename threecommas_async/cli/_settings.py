@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Mapping
+from typing import Final
 
 from .._client import DEFAULT_TIMEOUT, ThreeCommasClient
 from .._events import EventHook
@@ -16,9 +17,10 @@ from .._ratelimit import EndpointLimit, RateLimit
 from ._credentials import Credentials, base_url
 from ._exit import UsageError
 
-__all__ = ["make_client", "rate_limit"]
+__all__ = ["DOCUMENTED", "limit_of", "make_client", "rate_limit"]
 
-DOCUMENTED = RateLimit()
+DOCUMENTED: Final = RateLimit()
+"""3Commas' documented limits: the client's defaults, and what every limit here is scaled from."""
 
 
 def rate_limit(
