@@ -1,9 +1,9 @@
-"""Output of the command line: aligned tables for people, JSON lines for scripts, tqdm progress on stderr.
+"""Output of the command line: aligned tables for people, JSON lines for scripts (progress: ``_progress``).
 
 Rules: data goes to stdout (a table, or one JSON object per line, each with a ``"kind"``); everything
-meant for a person only (prompts, hints, the progress bar, the summary in ``--json`` mode, retries and
+meant for a person only (prompts, hints, progress, the summary in ``--json`` mode, retries and
 cool-downs, errors) goes to stderr, so ``threecommas-async --json ... | jq`` always reads clean JSON.
-Nothing here ever prints a credential.
+Every line passes through ``hide`` (``_credentials.Secrets``) on its way out.
 
 Output never stops a write command: when stdout goes away (``| head``) or fails, it is pointed at
 /dev/null, the lines that could not be shown are counted, and the command reports the count at the end.
