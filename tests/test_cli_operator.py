@@ -212,11 +212,11 @@ async def test_progress_and_rows_stream_while_the_rate_limit_holds_cancels_back(
     assert waiting and 92 <= int(waiting[0][0]) <= 100 and float(waiting[0][1]) >= 0.5
     assert re.search(r"^cancelling: 1\d\d/150 settled", table.err, re.M)  # then the second window's
     # Rows and JSON lines are written as results settle, not at the end: the first window's a whole
-    # "minute" (1 s) before the last
+    # "minute" (1 s) before the second window's
     for stream in (table_out, json_out):
         rows = [t for t, text in stream.writes if re.match(r"\s*\d+  ", text) or '"cancel_result"' in text]
         assert len(rows) == 150
-        assert rows[99] - rows[0] < 0.5 < 0.9 < rows[-1] - rows[0]
+        assert rows[100] - rows[0] > 0.8  # the second minute's first row comes about a minute after the first
     assert len(as_json.json_lines()) == 150
     # On a terminal: the bar counts and shows the wait
     assert "cancelling" in on_tty.err and "for 3Commas' limit: 100 requests/min" in on_tty.err
