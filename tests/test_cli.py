@@ -1,193 +1,31 @@
-"""The operator command line, end to end: the installed ``threecommas-async`` as a subprocess against a
-FakeThreeCommas served by the test's own event loop (hence ``asyncio.create_subprocess_exec``: a blocking
-``subprocess.run`` would stop the server from answering). Credentials go through the environment, the
+"""The operator command line, in-process: ``cli.main(argv, console=...)`` against a FakeThreeCommas served
+by the test's own event loop (see ``cli_support``). Credentials go through the console's environment, the
 base URL through ``--base-url``. Every run is checked for leaks: neither the secret nor any ``Signature``
-the command sent may appear in its output.
+the command sent may appear in its output. What only a real process shows (the installed entry point,
+signals, a closed stdout) is in ``test_cli_process.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
-import os
-import pty
 import re
-import shlex
-import shutil
-import signal
 import socket
-import sys
-from asyncio.subprocess import Process
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 from urllib.parse import parse_qs
 
 import aiohttp
 import pytest
 
-from threecommas_async._signing import HMACSigner, RSASigner, signed_message
+from threecommas_async._signing import RSASigner
+from threecommas_async._status import CANCELLING
 from threecommas_async.testing import FakeThreeCommas, RateLimitRule, RateLimits
+
+from .cli_support import Run, cli, deletes, until
 
 FIXTURES: Final = Path(__file__).parent / "fixtures"
 README: Final = Path(__file__).parent.parent / "README.md"
-TIMEOUT: Final = 30.0
-PENDING_OR_CANCELLED: Final = frozenset({"cancellation_pending", "cancelled"})
-
-
-def _command() -> list[str]:
-    """The installed console script (the venv's first), else ``python -m threecommas_async``."""
-    exe = shutil.which("threecommas-async", path=str(Path(sys.executable).parent)) or shutil.which(
-        "threecommas-async"
-    )
-    return [exe] if exe else [sys.executable, "-m", "threecommas_async"]
-
-
-COMMAND: Final = _command()
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def json_lines(self) -> list[dict[str, Any]]:
-        objects = [json.loads(line) for line in self.out.splitlines() if line.strip()]
-        assert all(isinstance(o, dict) for o in objects)
-        return objects
-
-    def rows(self) -> list[str]:
-        """Table lines after the header."""
-        return self.out.splitlines()[1:]
-
-
-def _env(
-    api_key: str | None, api_secret: str | None, extra: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("THREECOMMAS_")}
-    if api_key is not None:
-        env["THREECOMMAS_API_KEY"] = api_key
-    if api_secret is not None:
-        env["THREECOMMAS_API_SECRET"] = api_secret
-    env.update(extra or {})
-    return env
-
-
-async def cli(
-    server: FakeThreeCommas | None,
-    *args: str,
-    api_key: str | None = None,
-    api_secret: str | None = None,
-    no_credentials: bool = False,
-    env: Mapping[str, str] | None = None,
-    stdin: bytes | None = None,
-    tty_input: bytes | None = None,
-) -> Run:
-    """Run the command with ``--base-url`` of ``server`` and its credentials (unless overridden).
-
-    ``stdin``: bytes on a pipe (not a terminal); ``tty_input``: bytes typed on a pseudo-terminal;
-    neither: /dev/null. Asserts that no secret and no signature leaked into the output.
-    """
-    key: str | None
-    secret: str | None
-    if server is not None:
-        key = api_key if api_key is not None else server.api_key
-        secret = api_secret if api_secret is not None else server.api_secret
-        argv = [*COMMAND, "--base-url", server.base_url, *args]
-    else:
-        key, secret = api_key, api_secret
-        argv = [*COMMAND, *args]
-    environ = _env(None, None, env) if no_credentials else _env(key, secret, env)
-    master = slave = -1
-    if tty_input is not None:
-        master, slave = pty.openpty()
-        stdin_arg: int = slave
-    elif stdin is not None:
-        stdin_arg = asyncio.subprocess.PIPE
-    else:
-        stdin_arg = asyncio.subprocess.DEVNULL
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=stdin_arg,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=environ,
-        )
-        if tty_input is not None:
-            os.close(slave)
-            slave = -1
-            os.write(master, tty_input)
-        try:
-            out, err = await asyncio.wait_for(proc.communicate(stdin), TIMEOUT)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-            pytest.fail(f"{argv[len(COMMAND) :]} did not finish in {TIMEOUT} s")
-    finally:
-        for fd in (master, slave):
-            if fd >= 0:
-                os.close(fd)
-    assert proc.returncode is not None
-    run = Run(proc.returncode, out.decode(), err.decode())
-    _assert_no_leak(run, server, secret)
-    return run
-
-
-def _assert_no_leak(run: Run, server: FakeThreeCommas | None, secret: str | None) -> None:
-    text = run.out + run.err
-    assert "Traceback" not in text
-    secrets = {s for s in (secret, server.api_secret if server else None) if s}
-    for s in secrets:
-        assert s not in text
-    if server is None or not secret:
-        return
-    signer = HMACSigner(secret)
-    for rec in server.requests:  # the exact Signature value sent for each request (none has a body)
-        signature = signer.sign(signed_message("hmac", rec.path, rec.query, None))
-        assert signature not in text
-
-
-def deletes(server: FakeThreeCommas) -> list[int | None]:
-    return [r.trade_id for r in server.requests if r.method == "DELETE"]
-
-
-async def start(server: FakeThreeCommas, *args: str, stdin: int = asyncio.subprocess.DEVNULL) -> Process:
-    """The command as a running process (stdout and stderr piped), for tests that act while it runs."""
-    return await asyncio.create_subprocess_exec(
-        *COMMAND,
-        "--base-url",
-        server.base_url,
-        *args,
-        stdin=stdin,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=_env(server.api_key, server.api_secret),
-    )
-
-
-async def finish(proc: Process, server: FakeThreeCommas) -> Run:
-    async with asyncio.timeout(TIMEOUT):
-        out, err = await proc.communicate()
-    assert proc.returncode is not None
-    run = Run(proc.returncode, out.decode(), err.decode())
-    _assert_no_leak(run, server, server.api_secret)
-    return run
-
-
-async def until(condition: Callable[[], bool], running: Process | asyncio.Task[Run]) -> None:
-    """Poll (the fake has no event to wait on) until ``condition`` holds; fail if the command ends first."""
-    async with asyncio.timeout(TIMEOUT):
-        while not condition():
-            if isinstance(running, asyncio.Task):
-                if running.done():
-                    pytest.fail(f"the command ended early: {running.result()}")
-            elif running.returncode is not None:
-                pytest.fail(f"the command ended early with status {running.returncode}")
-            await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -279,13 +117,13 @@ async def test_cancel_changes_the_server_state(server: FakeThreeCommas) -> None:
     ids = server.seed_trades(3)
     run = await cli(server, "smart-trades", "cancel", str(ids[0]), str(ids[1]))
     assert run.code == 0, run.err
-    assert server.trade_status(ids[0]) in PENDING_OR_CANCELLED
-    assert server.trade_status(ids[1]) in PENDING_OR_CANCELLED
+    assert server.trade_status(ids[0]) in CANCELLING
+    assert server.trade_status(ids[1]) in CANCELLING
     assert server.trade_status(ids[2]) == "waiting_targets"
-    assert [row.split()[:3] for row in run.rows()[:2]] == [
-        [str(ids[0]), "USDT_BTC", "cancelled"],
-        [str(ids[1]), "USDT_BTC", "cancelled"],
-    ]
+    # one row per id as it settles (completion order), then the summary
+    assert sorted(row.split()[:3] for row in run.rows()[:2]) == sorted(
+        [[str(ids[0]), "USDT_BTC", "cancelled"], [str(ids[1]), "USDT_BTC", "cancelled"]]
+    )
     assert "2 SmartTrades: 2 cancelled, 0 already final, 0 failed" in run.out
 
 
@@ -324,7 +162,7 @@ async def test_cancel_all_yes_cancels_exactly_the_matching_active_ones(server: F
     run = await cli(server, "smart-trades", "cancel-all", "--account", "7", "--yes")
     assert run.code == 0, run.err
     assert sorted(i for i in deletes(server) if i is not None) == mine
-    assert all(server.trade_status(i) in PENDING_OR_CANCELLED for i in mine)
+    assert all(server.trade_status(i) in CANCELLING for i in mine)
     assert all(server.trade_status(i) == "waiting_targets" for i in others)
     assert server.trade_status(finished) == "finished"
     listing = server.requests[0]
@@ -335,7 +173,7 @@ async def test_cancel_all_yes_cancels_exactly_the_matching_active_ones(server: F
 
 async def test_cancel_all_asks_on_a_terminal_and_y_cancels(server: FakeThreeCommas) -> None:
     ids = server.seed_trades(3)
-    run = await cli(server, "smart-trades", "cancel-all", tty_input=b"y\n")
+    run = await cli(server, "smart-trades", "cancel-all", stdin="y\n", terminal=True)
     assert run.code == 0, run.err
     assert "Cancel 3 SmartTrades? [y/N]" in run.err
     lines = run.out.splitlines()
@@ -343,12 +181,12 @@ async def test_cancel_all_asks_on_a_terminal_and_y_cancels(server: FakeThreeComm
     assert lines[4] == ""
     assert lines[5].split()[:3] == ["ID", "PAIR", "RESULT"]  # then what happened
     assert sorted(i for i in deletes(server) if i is not None) == ids
-    assert all(server.trade_status(i) in PENDING_OR_CANCELLED for i in ids)
+    assert all(server.trade_status(i) in CANCELLING for i in ids)
 
 
 async def test_cancel_all_answered_n_cancels_nothing(server: FakeThreeCommas) -> None:
     ids = server.seed_trades(3)
-    run = await cli(server, "smart-trades", "cancel-all", tty_input=b"n\n")
+    run = await cli(server, "smart-trades", "cancel-all", stdin="n\n", terminal=True)
     assert run.code == 1
     assert "Cancel 3 SmartTrades? [y/N]" in run.err
     assert "nothing was cancelled" in run.err
@@ -360,7 +198,7 @@ async def test_cancel_all_refuses_without_a_terminal_or_yes(server: FakeThreeCom
     ids = server.seed_trades(2)
     # "y" on a pipe is not a confirmation: only a person at a terminal (or --yes) can give one
     piped, nothing = await asyncio.gather(
-        cli(server, "smart-trades", "cancel-all", stdin=b"y\n"),
+        cli(server, "smart-trades", "cancel-all", stdin="y\n"),
         cli(server, "smart-trades", "cancel-all"),
     )
     for run in (piped, nothing):
@@ -397,35 +235,6 @@ async def test_cancel_all_json_lists_then_reports_each_result(server: FakeThreeC
     assert closing not in deletes(server)  # already on its way out: left alone, and said so
     assert f"skipping 1 SmartTrade already being cancelled or closed ({closing})" in run.err
     assert "3 SmartTrades: 3 cancelled, 0 already final, 0 failed" in run.err
-
-
-async def test_ctrl_c_during_a_cancel_exits_130_and_says_what_is_unknown(server: FakeThreeCommas) -> None:
-    ids = server.seed_trades(3)
-    server.faults.add("latency", route="cancel", delay=5.0, times=None)  # the DELETEs hang
-    proc = await asyncio.create_subprocess_exec(
-        *COMMAND,
-        "--base-url",
-        server.base_url,
-        "smart-trades",
-        "cancel",
-        *map(str, ids),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=_env(server.api_key, server.api_secret),
-    )
-    async with asyncio.timeout(TIMEOUT):
-        for _ in range(int(TIMEOUT / 0.02)):  # the fake has no event to wait on: poll its record
-            if len(deletes(server)) == len(ids):
-                break
-            await asyncio.sleep(0.02)
-        proc.send_signal(signal.SIGINT)
-        out, err = await proc.communicate()
-    run = Run(proc.returncode or 0, out.decode(), err.decode())
-    _assert_no_leak(run, server, server.api_secret)
-    assert run.code == 130
-    assert "interrupted after 0 of 3 SmartTrades settled" in run.err
-    assert "smart-trades list --status active" in run.err
 
 
 # -- failures -------------------------------------------------------------------------------------------
@@ -516,10 +325,10 @@ async def test_a_rate_limit_exits_5_without_provoking_a_ban() -> None:
         run = await cli(server, "smart-trades", "get", str(trade_id))
         assert run.code == 5
         *waits, last = run.err.splitlines()  # what it waited for (one line each), then why it gave up
-        assert (
-            waits[0]
-            == f"threecommas-async: rate limited (429 on GET /v2/smart_trades/{trade_id}): pausing 300s"
-        )
+        assert waits == [  # one line for the cool-down, true to what happens: the client will not wait
+            f"threecommas-async: rate limited by 3Commas (429 on GET /v2/smart_trades/{trade_id}): its "
+            "cool-down of 300 s is longer than the client waits (60 s), so the requests not sent yet fail now"
+        ]
         assert last.startswith("threecommas-async: rate limited by 3Commas")
         assert server.stats.status_429 == 1
         assert server.stats.status_418 == 0
@@ -583,40 +392,19 @@ async def test_help_documents_the_command_tree_and_keeps_demo_and_fake_server() 
         assert not [
             line for line in text.splitlines() if ".ok | not" in line and "jq" in line and "$" in line
         ]
-    for option in ("--quiet", "--max-rate", "--timeout", "default 8"):
+    for option in ("--quiet", "--max-rate", "--force", "--timeout", "default 8"):
         assert option in top.out + cancel_all.out
+    # the panic commands document how long they wait for a cool-down, and nothing else offers it
+    waiting = await asyncio.gather(
+        *(cli(None, "smart-trades", action, "--help") for action in ("cancel", "close-by-market", "get"))
+    )
+    for run in (cancel_all, *waiting[:2]):
+        assert "--wait" in run.out and "--max-wait SECONDS" in run.out and "(default 60)" in run.out
+    assert "--wait" not in waiting[2].out
+    assert "waiting 58 s for 3Commas' limit" in cancel_all.out  # what the progress line says
 
 
 # -- what the reviewer found ----------------------------------------------------------------------------
-async def test_closing_stdout_never_stops_the_cancels() -> None:
-    # `cancel-all --yes | head -n 3`: head leaves after the first lines; every cancel must still be sent
-    async def piped_to_head(mode: list[str]) -> tuple[Run, list[int], FakeThreeCommas]:
-        async with FakeThreeCommas(rate_limit=None) as server:
-            ids = server.seed_trades(24)
-            server.faults.add("latency", route="cancel", delay=0.15, times=None)  # head is gone by then
-            command = shlex.join([*COMMAND, "--base-url", server.base_url, *mode, "smart-trades"])
-            proc = await asyncio.create_subprocess_exec(
-                "bash",
-                "-c",
-                f"{command} cancel-all --yes | head -n 3 >/dev/null; echo ${{PIPESTATUS[0]}}",
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=_env(server.api_key, server.api_secret),
-            )
-            return await finish(proc, server), ids, server
-
-    for run, ids, server in await asyncio.gather(piped_to_head([]), piped_to_head(["--json"])):
-        assert sorted(i for i in deletes(server) if i is not None) == ids
-        assert all(server.trade_status(i) in PENDING_OR_CANCELLED for i in ids)
-        assert run.out == "0\n"  # the exit status, per results: every one cancelled
-        assert "24 SmartTrades: 24 cancelled, 0 already final, 0 failed" in run.err  # the summary survives
-        assert re.search(
-            r"^threecommas-async: stdout closed; \d+ results( and \d+ SmartTrades)? not shown$", run.err, re.M
-        )
-        assert "Exception ignored" not in run.err
-
-
 async def test_cancel_all_lists_each_id_once_and_names_what_is_still_active() -> None:
     async with FakeThreeCommas(rate_limit=None) as server:
         ids = server.seed_trades(101)  # two pages of 100
@@ -624,7 +412,7 @@ async def test_cancel_all_lists_each_id_once_and_names_what_is_still_active() ->
         server.faults.add("http_503", method="DELETE", path=f"/v2/smart_trades/{stuck}", times=None)
         server.faults.add("latency", route="list", delay=0.3, times=2)
         task = asyncio.create_task(
-            cli(server, "--json", "--max-rate", "6000", "smart-trades", "cancel-all", "--yes")
+            cli(server, "--json", "--max-rate", "6000", "--force", "smart-trades", "cancel-all", "--yes")
         )
         # Page 2 is asked for while page 1 is shown: a trade created now shifts the pages, so the last
         # one of page 1 comes again on page 2, and the new one is on neither.
@@ -651,11 +439,13 @@ async def test_cancel_all_fails_when_an_unlisted_trade_stays_active() -> None:
     async with FakeThreeCommas(rate_limit=None) as server:
         ids = server.seed_trades(101)
         server.faults.add("latency", route="list", delay=0.3, times=2)
-        task = asyncio.create_task(cli(server, "--max-rate", "6000", "smart-trades", "cancel-all", "--yes"))
+        task = asyncio.create_task(
+            cli(server, "--max-rate", "6000", "--force", "smart-trades", "cancel-all", "--yes")
+        )
         await until(lambda: server.stats.by_route.get("list", 0) >= 2, task)
         created = server.add_trade()  # appears while cancel-all runs: it was never shown
         run = await task
-    assert all(server.trade_status(i) in PENDING_OR_CANCELLED for i in ids)
+    assert all(server.trade_status(i) in CANCELLING for i in ids)
     assert server.trade_status(created) == "waiting_targets"
     assert run.code == 1  # every shown one was cancelled, yet something matching is still active
     assert str(created) in run.err
@@ -720,32 +510,6 @@ async def test_keys_and_secrets_lose_surrounding_whitespace(server: FakeThreeCom
     assert server.stats.status_401 == 0
 
 
-async def test_ctrl_c_at_the_question_cancels_nothing_at_once(server: FakeThreeCommas) -> None:
-    server.seed_trades(3)
-    master, slave = pty.openpty()
-    try:
-        proc = await start(server, "smart-trades", "cancel-all", stdin=slave)
-        os.close(slave)
-        slave = -1
-        assert proc.stderr is not None
-        async with asyncio.timeout(TIMEOUT):
-            await proc.stderr.readuntil(b"Cancel 3 SmartTrades? [y/N] ")
-        proc.send_signal(signal.SIGINT)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(proc.wait()), 2.0)
-        exited_at_once = proc.returncode is not None
-        os.write(master, b"y\n")  # what an operator types next if the first Ctrl-C seemed lost
-        run = await finish(proc, server)
-    finally:
-        for fd in (master, slave):
-            if fd >= 0:
-                os.close(fd)
-    assert exited_at_once
-    assert run.code == 130
-    assert "interrupted at the prompt: nothing was cancelled" in run.err
-    assert deletes(server) == []
-
-
 async def test_bulk_cancel_failures_map_to_the_exit_status_of_their_cause() -> None:
     async with FakeThreeCommas(rate_limit=None) as limited, FakeThreeCommas(rate_limit=None) as broken:
         limited_ids = [str(i) for i in limited.seed_trades(3)]
@@ -764,8 +528,14 @@ async def test_bulk_cancel_failures_map_to_the_exit_status_of_their_cause() -> N
     assert re.search(
         r"^threecommas-async: 3 SmartTrades failed: rate limited by 3Commas", rate_limited.err, re.M
     )
-    assert "rate limited (429 on DELETE /v2/smart_trades/" in rate_limited.err  # the pause was announced
-    assert "pausing 300s" in rate_limited.err
+    # the cool-down announced once, whatever the number of cancels it stopped, and no retry line
+    assert (
+        len(re.findall(r"rate limited by 3Commas \(429 on DELETE /v2/smart_trades/\d+\)", rate_limited.err))
+        == 1
+    )
+    assert "its cool-down of 300 s is longer than the client waits (60 s)" in rate_limited.err
+    assert "--wait waits it out" in rate_limited.err and "rerun with --wait" in rate_limited.err
+    assert "retrying" not in rate_limited.err
     assert disconnected.code == 6
     assert re.search(r"^threecommas-async: 1 SmartTrade failed: connection failed: ", disconnected.err, re.M)
     assert both.code == 1  # two causes: neither status fits
@@ -774,23 +544,21 @@ async def test_bulk_cancel_failures_map_to_the_exit_status_of_their_cause() -> N
 
 
 async def test_fewer_cancels_in_flight_and_rate_and_timeout_options() -> None:
-    async def max_rate() -> Run:
-        # --max-rate 3: three requests a minute, so the fourth cancel waits (here: until Ctrl-C)
+    async def max_rate() -> tuple[Run, list[float]]:
+        # --max-rate 3: three requests a minute (here a minute lasts 1/60 of one), so the fourth waits
         async with FakeThreeCommas(rate_limit=None) as server:
             ids = server.seed_trades(4)
-            proc = await start(server, "smart-trades", "cancel", *map(str, ids), "--max-rate", "3")
-            await until(lambda: len(deletes(server)) >= 3, proc)
-            await asyncio.sleep(0.3)
-            assert len(deletes(server)) == 3
-            proc.send_signal(signal.SIGINT)
-            return await finish(proc, server)
+            run = await cli(
+                server, "smart-trades", "cancel", *map(str, ids), "--max-rate", "3", time_scale=60
+            )
+            return run, sorted(r.time for r in server.requests if r.method == "DELETE")
 
     async with FakeThreeCommas(rate_limit=None) as server:
         ids = server.seed_trades(12)
         server.faults.add("latency", route="cancel", delay=0.4, times=None)
         (slow,) = server.seed_trades(1)
         server.faults.add("latency", route="get", delay=3.0, times=None)
-        default, timed_out, limited = await asyncio.gather(
+        default, timed_out, (limited, sent) = await asyncio.gather(
             cli(server, "smart-trades", "cancel", *map(str, ids)),
             cli(server, "smart-trades", "get", str(slow), "--timeout", "0.1"),
             max_rate(),
@@ -801,14 +569,14 @@ async def test_fewer_cancels_in_flight_and_rate_and_timeout_options() -> None:
     assert len([t for t in arrivals if t < arrivals[0] + 0.4]) == 8
     assert timed_out.code == 6
     assert timed_out.err.splitlines()[-1].startswith("threecommas-async: timed out:")
-    assert limited.code == 130
-
-
-def test_cli_defaults_match_the_sdk() -> None:
-    from threecommas_async import RateLimit, _client, cli
-
-    assert cli.DEFAULT_TIMEOUT == _client.DEFAULT_TIMEOUT
-    assert RateLimit().max_rate == cli.DEFAULT_MAX_RATE and RateLimit().time_period == 60.0
+    assert limited.code == 0, limited.err
+    assert len(sent) == 4
+    assert sent[2] - sent[0] < 0.5 <= 0.95 <= sent[3] - sent[0]  # three at once, the fourth a "minute" later
+    assert re.search(
+        r"^cancelling: 3/4 settled, waiting \d+\.\d s for the limit of --max-rate: 3 requests/min$",
+        limited.err,
+        re.M,
+    )
 
 
 async def test_close_by_market_whose_answer_was_lost_asks_the_trade(server: FakeThreeCommas) -> None:
@@ -841,7 +609,8 @@ async def test_retries_are_one_stderr_line_each_unless_quiet(server: FakeThreeCo
     )
     assert loud.code == 0 and quiet.code == 0
     assert re.search(
-        rf"^threecommas-async: retrying DELETE /v2/smart_trades/{loud_id} in \d+\.\ds after ServerError 503$",
+        rf"^threecommas-async: retrying DELETE /v2/smart_trades/{loud_id} in \d+\.\d s "
+        r"after ServerError 503$",
         loud.err,
         re.M,
     )

@@ -1,52 +1,82 @@
-"""The main job runs end to end: the fake server in a child process, faults on, every id accounted for."""
+"""The main job runs end to end: the fake server in a child process, faults on, every id accounted for,
+and a verdict that says OK only when every SmartTrade was cancelled (or provably final) without a ban."""
 
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 
-from threecommas_async._demo import DemoReport, run_demo
+from threecommas_async.cli import Console, main
+from threecommas_async.cli._demo import DemoReport
+
+
+def _field(report: str, label: str) -> int:
+    match = re.search(rf"^{re.escape(label)}\s+(\d+)", report, re.M)
+    assert match is not None, f"no {label!r} line in:\n{report}"
+    return int(match.group(1))
 
 
 def test_demo_accounts_for_every_id_under_faults() -> None:
-    stream = io.StringIO()
-    report = run_demo(150, fault_rate=0.15, concurrency=16, seed=11, stream=stream)
-    assert report.created == 150
-    assert report.unaccounted == 0
-    assert report.server_disagrees == 0
-    assert report.cancelled + report.already_final + report.failed == 150
-    assert report.retries > 0  # faults really were injected and handled
-    assert report.received_418 == 0 and report.server_418 == 0
-    assert report.ok
-    assert len(report.latencies) == 150
-    assert "cancelling 150" in stream.getvalue()
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["demo", "--trades", "150", "--fault-rate", "0.15", "--concurrency", "16", "--seed", "11"]
+    code = main(argv, console=Console({}, io.StringIO(), out, err))
+    report = out.getvalue()
+    assert code == 0, report + err.getvalue()
+    assert "SmartTrades        150 created, 150 confirmed" in report
+    assert _field(report, "cancelled") + _field(report, "already final") == 150
+    assert _field(report, "failed") == 0
+    assert _field(report, "unaccounted") == 0
+    assert _field(report, "server disagrees") == 0
+    assert _field(report, "retries") > 0  # faults really were injected and handled
+    assert _field(report, "418s received") == 0
+    for label in ("429s received", "latency p50 / p99", "cancels per second", "client CPU/cancel"):
+        assert label in report
+    assert (
+        report.splitlines()[-1]
+        == "result             OK: every SmartTrade cancelled or already final, no ban"
+    )
+    assert "cancelling 150" in err.getvalue()
 
 
-def test_report_is_not_ok_when_an_id_is_missing() -> None:
-    report = DemoReport(trades=3, created=3, unaccounted=1)
-    assert not report.ok
-    assert any("NOT OK" in line for line in report.lines())
-
-
-def test_demo_command_exits_zero_and_prints_the_summary() -> None:
+def test_python_m_demo_under_heavy_faults_says_not_ok_and_what_failed() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "threecommas_async", "demo", "--trades", "60", "--fault-rate", "0.1"],
+        [sys.executable, "-m", "threecommas_async", "demo", "--trades", "10", "--fault-rate", "0.9"],
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert done.returncode == 0, done.stdout + done.stderr
-    for label in (
-        "cancelled",
-        "already final",
-        "failed",
-        "retries",
-        "429s received",
-        "418s received",
-        "latency p50 / p99",
-        "cancels per second",
-        "client CPU/cancel",
-    ):
-        assert label in done.stdout
-    assert "OK: every id accounted for" in done.stdout
+    report = done.stdout
+    assert done.returncode == 1, report + done.stderr
+    failed = _field(report, "failed")
+    assert failed > 0
+    assert "result             NOT OK" in report
+    assert f"{failed} SmartTrade{'s' if failed > 1 else ''} not cancelled:" in report
+    # one line per cause: how many, why (the exception's message), which ids
+    causes = re.findall(r"^  (\d+) (\w+Error): .* \(ids [\d, …()more]+\)$", report, re.M)
+    assert causes and sum(int(n) for n, _ in causes) == failed
+    assert "Traceback" not in done.stderr
+
+
+def test_report_is_not_ok_when_an_id_is_missing_or_failed() -> None:
+    missing = DemoReport(trades=3, created=3, unaccounted=1, unaccounted_ids=[12])
+    assert not missing.ok
+    assert missing.lines()[-2:] == [
+        "result             NOT OK",
+        "1 SmartTrade got no result or an unexpected one: ids 12",
+    ]
+    failed = DemoReport(
+        trades=3,
+        created=3,
+        cancelled=1,
+        failed=2,
+        failed_ids={"ServerError": [7, 5]},
+        failure_samples={"ServerError": "DELETE /v2/smart_trades/5 -> 503"},
+    )
+    assert not failed.ok
+    assert failed.problems() == [
+        "2 SmartTrades not cancelled:",
+        "  2 ServerError: DELETE /v2/smart_trades/5 -> 503 (ids 5, 7)",
+    ]
+    assert DemoReport(trades=2, created=2, cancelled=1, already_final=1).ok

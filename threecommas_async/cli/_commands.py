@@ -3,7 +3,7 @@
 A command drives the event loop of ``ctx.runner`` itself, so that ``cancel-all`` can ask its question
 *between* two runs of the loop: at the prompt the default SIGINT handler is in place and Ctrl-C stops
 the command at once. Expected failures (:class:`ThreeCommasError`, ``ValueError``) propagate to
-``cli.main``, which turns them into one line on stderr and an exit status; per-id failures of a bulk
+:func:`run`, which turns them into one line on stderr and an exit status; per-id failures of a bulk
 cancel are results, not exceptions.
 """
 
@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
+import contextlib
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TextIO, TypeVar
 
-from ._cli_errors import (
+from .._client import ThreeCommasClient
+from .._errors import ThreeCommasError, may_have_acted
+from .._status import CLOSED_BY_MARKET, CLOSING, status_of
+from ..models import SmartTrade
+from ..resources.cancel import CancelResult
+from ._console import Console
+from ._credentials import Secrets, resolve_credentials
+from ._exit import (
     EXIT_AUTH,
     EXIT_BANNED,
     EXIT_FAILED,
@@ -24,47 +31,37 @@ from ._cli_errors import (
     EXIT_OK,
     EXIT_RATE_LIMITED,
     EXIT_USAGE,
+    UsageError,
     describe_error,
     describe_failures,
 )
-from ._cli_output import Output, trade_status
-from ._client import ThreeCommasClient
-from ._errors import ThreeCommasError, may_have_acted
-from .models import SmartTrade
-from .resources.cancel import CancelResult
+from ._output import Output, plural
+from ._parser import WRITE_ACTIONS
+from ._progress import Progress, Waits
+from ._settings import limit_of, make_client
 
-__all__ = [
-    "Command",
-    "Context",
-    "cancel",
-    "cancel_all",
-    "close_by_market",
-    "get",
-    "list_trades",
-]
+__all__ = ["COMMANDS", "Command", "Context", "run"]
 
 T = TypeVar("T")
 
 API_DEFAULT_PER_PAGE: Final = 10
 """3Commas' page size when ``per_page`` is not sent."""
 
-CLOSING_STATUSES: Final = frozenset({"cancellation_pending", "panic_sell_pending"})
-"""Active in the API's sense, but already on their way out: cancel-all leaves them alone."""
-
-CLOSED_BY_MARKET: Final = frozenset({"panic_sell_pending", "finished"})
-"""What a SmartTrade shows once a close by market went through."""
-
 SHOWN_IDS: Final = 10
+WAIT_HINT: Final = "rerun with --wait to wait it out, or --max-wait SECONDS"
 
 
 @dataclass(frozen=True)
 class Context:
-    """What every command works with: one event loop (kept across runs), one client, the arguments."""
+    """What every command works with: one event loop (kept across runs), one client, the arguments,
+    the output, what the client waits for, and the terminal to ask on."""
 
     runner: asyncio.Runner
     client: ThreeCommasClient
     args: argparse.Namespace
     out: Output
+    waits: Waits
+    stdin: TextIO
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run one coroutine on the loop; Ctrl-C cancels it (and ends as KeyboardInterrupt)."""
@@ -74,36 +71,74 @@ class Context:
 Command = Callable[[Context], int]
 
 
-def _plural(n: int, word: str = "SmartTrade") -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def _ids(ids: Sequence[int]) -> str:
     shown = ", ".join(str(i) for i in ids[:SHOWN_IDS])
     return shown + (f", … ({len(ids) - SHOWN_IDS} more)" if len(ids) > SHOWN_IDS else "")
 
 
+def run(args: argparse.Namespace, console: Console) -> int:
+    """Run one ``smart-trades`` action: build the client, run the command on one event loop, and turn
+    an expected failure into one line on stderr and an exit status."""
+    write = args.handler in WRITE_ACTIONS
+    out = Output(
+        json=args.json,
+        progress=not args.no_progress,
+        stdout=console.stdout,
+        stderr=console.stderr,
+        keep_going=write,  # output failures never stop a cancel; a read just stops, silently
+        hide=Secrets.from_args(console.environ, args).hide,
+    )
+    try:
+        credentials = resolve_credentials(args, console.environ)
+        limit = limit_of(args, console.time_scale)
+        waits = Waits(
+            out,
+            limit,
+            quiet=args.quiet,
+            scale=console.time_scale,
+            wait_hint="--wait waits it out" if write else None,
+        )
+        client = make_client(args, credentials, console.environ, limit, waits)
+    except UsageError as exc:
+        out.error(str(exc))
+        return EXIT_USAGE
+    # One loop for the whole command (one client, one connection pool, one rate-limit window), run in
+    # steps: cancel-all asks its question between two of them, with Python's own SIGINT handling.
+    with asyncio.Runner() as runner:
+        try:
+            return COMMANDS[args.handler](Context(runner, client, args, out, waits, console.stdin))
+        except (ThreeCommasError, ValueError) as exc:
+            code, message = describe_error(exc, hint=WAIT_HINT if write else None)
+            out.error(message)
+            return code
+        finally:
+            with contextlib.suppress(Exception):
+                runner.run(client.close())
+            lost = out.unshown_report() if out.keep_going else None
+            if lost is not None:
+                out.error(lost)
+
+
 # -- reads ----------------------------------------------------------------------------------------------
 def list_trades(ctx: Context) -> int:
-    return ctx.run(_list_trades(ctx.client, ctx.args, ctx.out))
+    return ctx.run(_list_trades(ctx))
 
 
-async def _list_trades(client: ThreeCommasClient, args: argparse.Namespace, out: Output) -> int:
+async def _list_trades(ctx: Context) -> int:
+    client, args, out = ctx.client, ctx.args, ctx.out
     filters = {"account_id": args.account, "pair": args.pair, "status": args.status}
     if args.all_pages:
         trades: list[SmartTrade] = []
-        count = 0
-        with out.bar(desc="listing", total=None) as bar:
+        async with Progress(out, ctx.waits, desc="listing", total=None) as progress:
             async for trade in client.smart_trades.iterate(**filters, per_page=args.per_page or 100):
                 if out.json:
                     out.trade_line(trade)  # stream: a script sees the first page before the last arrives
                 else:
                     trades.append(trade)
-                count += 1
-                bar.update()
+                progress.advance()
         if not out.json:
             out.trades(trades)
-            out.note(f"{_plural(count)}, every page")
+            out.note(f"{plural(progress.done)}, every page")
         return EXIT_OK
     page = await client.smart_trades.list(**filters, page=args.page, per_page=args.per_page)
     out.trades(page)
@@ -113,7 +148,7 @@ async def _list_trades(client: ThreeCommasClient, args: argparse.Namespace, out:
         hint = ""
         if len(page) >= size:
             hint = f"; more may follow: --page {number + 1}, or --all-pages"
-        out.note(f"{_plural(len(page))} on page {number}{hint}")
+        out.note(f"{plural(len(page))} on page {number}{hint}")
     return EXIT_OK
 
 
@@ -127,12 +162,15 @@ def get(ctx: Context) -> int:
 
 # -- risk-reducing writes -------------------------------------------------------------------------------
 def close_by_market(ctx: Context) -> int:
-    return ctx.run(_close_by_market(ctx.client, ctx.args.id, ctx.out))
+    return ctx.run(_close_by_market(ctx))
 
 
-async def _close_by_market(client: ThreeCommasClient, trade_id: int, out: Output) -> int:
+async def _close_by_market(ctx: Context) -> int:
+    client, trade_id, out = ctx.client, ctx.args.id, ctx.out
     try:
-        trade = await client.smart_trades.close_by_market(trade_id)
+        # A progress of one: with --wait, the countdown of a cool-down it waits out.
+        async with Progress(out, ctx.waits, desc="closing", total=1):
+            trade = await client.smart_trades.close_by_market(trade_id)
     except ThreeCommasError as exc:
         if not any(may_have_acted(e) for e in exc.attempts()):
             raise
@@ -141,7 +179,7 @@ async def _close_by_market(client: ThreeCommasClient, trade_id: int, out: Output
         return await _check_close(client, trade_id, out, exc)
     out.trades([trade])
     if not out.json:
-        out.note(f"close by market requested for SmartTrade {trade_id} (status {trade_status(trade) or '-'})")
+        out.note(f"close by market requested for SmartTrade {trade_id} (status {status_of(trade) or '-'})")
     return EXIT_OK
 
 
@@ -156,7 +194,7 @@ async def _check_close(client: ThreeCommasClient, trade_id: int, out: Output, ex
             f"{describe_error(check)[1]}; look with 'smart-trades get {trade_id}'"
         )
         return code
-    status = trade_status(trade)
+    status = status_of(trade)
     if status in CLOSED_BY_MARKET:
         out.trades([trade])
         out.note(
@@ -173,20 +211,20 @@ def cancel(ctx: Context) -> int:
     ids = list(dict.fromkeys(ctx.args.ids))
 
     async def go() -> int:
-        return (await _cancel(ctx.client, ids, ctx.args, ctx.out))[0]
+        return (await _cancel(ctx, ids))[0]
 
     return ctx.run(go())
 
 
 def cancel_all(ctx: Context) -> int:
     args, out = ctx.args, ctx.out
-    found = ctx.run(_list_active(ctx.client, args, out))
-    closing = [t for t in found if trade_status(t) in CLOSING_STATUSES]
-    targets = [t for t in found if trade_status(t) not in CLOSING_STATUSES]
+    found = ctx.run(_list_active(ctx))
+    closing = [t for t in found if status_of(t) in CLOSING]
+    targets = [t for t in found if status_of(t) not in CLOSING]
     if closing:
         out.note(
-            f"skipping {_plural(len(closing))} already being cancelled or closed "
-            f"({', '.join(str(t.id) for t in closing[:10])}{', …' if len(closing) > 10 else ''})"
+            f"skipping {plural(len(closing))} already being cancelled or closed "
+            f"({_ids([t.id for t in closing if t.id is not None])})"
         )
     if not targets:
         out.note("no active SmartTrades match: nothing to cancel")
@@ -194,18 +232,18 @@ def cancel_all(ctx: Context) -> int:
     out.trades(targets)
     n = len(targets)
     if args.dry_run:
-        out.note(f"dry run: would cancel {_plural(n)}; nothing was sent to cancel them")
+        out.note(f"dry run: would cancel {plural(n)}; nothing was sent to cancel them")
         return EXIT_OK
     if not args.yes:
-        if not _stdin_is_tty():
+        if not _is_tty(ctx.stdin):
             out.error(
-                f"refusing to cancel {_plural(n)} without confirmation: stdin is not a terminal. "
+                f"refusing to cancel {plural(n)} without confirmation: stdin is not a terminal. "
                 "Pass --yes to confirm, or --dry-run to only look."
             )
             return EXIT_USAGE
         # Outside the event loop: the default SIGINT handler is in place, so Ctrl-C ends the wait now.
         try:
-            confirmed = _confirm(f"Cancel {_plural(n)}? [y/N] ", out.stderr)
+            confirmed = _confirm(f"Cancel {plural(n)}? [y/N] ", out.stderr, ctx.stdin)
         except KeyboardInterrupt:
             out.note("")
             out.error("interrupted at the prompt: nothing was cancelled")
@@ -220,7 +258,7 @@ def cancel_all(ctx: Context) -> int:
         out.line("")  # the listing above, the results below
     shown = [t.id for t in targets if t.id is not None]
     skipped = {t.id for t in closing if t.id is not None}
-    return ctx.run(_cancel_and_check(ctx.client, shown, skipped, args, out))
+    return ctx.run(_cancel_and_check(ctx, shown, skipped))
 
 
 async def _let_the_loop_catch_up() -> None:
@@ -228,52 +266,44 @@ async def _let_the_loop_catch_up() -> None:
         await asyncio.sleep(0)
 
 
-async def _list_active(client: ThreeCommasClient, args: argparse.Namespace, out: Output) -> list[SmartTrade]:
+async def _list_active(ctx: Context) -> list[SmartTrade]:
     """Every active SmartTrade matching the filters, each id once: the pages may shift while trades
     change, and a trade created meanwhile can show up on two of them."""
     found: dict[int, SmartTrade] = {}
-    with out.bar(desc="listing active", total=None) as bar:
-        async for trade in client.smart_trades.iterate(
-            status="active", account_id=args.account, pair=args.pair
+    async with Progress(ctx.out, ctx.waits, desc="listing active", total=None) as progress:
+        async for trade in ctx.client.smart_trades.iterate(
+            status="active", account_id=ctx.args.account, pair=ctx.args.pair
         ):
             if trade.id is not None and trade.id not in found:
                 found[trade.id] = trade
-                bar.update()
+                progress.advance()
     return list(found.values())
 
 
-async def _cancel_and_check(
-    client: ThreeCommasClient, shown: list[int], skipped: set[int], args: argparse.Namespace, out: Output
-) -> int:
-    code, _ = await _cancel(client, shown, args, out)
+async def _cancel_and_check(ctx: Context, shown: list[int], skipped: set[int]) -> int:
+    code, _ = await _cancel(ctx, shown)
     if code in (EXIT_AUTH, EXIT_BANNED, EXIT_RATE_LIMITED):
         return code  # another listing would fail the same way, or make things worse
-    return await _check_nothing_left(client, shown, skipped, args, out, code)
+    return await _check_nothing_left(ctx, shown, skipped, code)
 
 
-async def _check_nothing_left(
-    client: ThreeCommasClient,
-    shown: list[int],
-    skipped: set[int],
-    args: argparse.Namespace,
-    out: Output,
-    code: int,
-) -> int:
+async def _check_nothing_left(ctx: Context, shown: list[int], skipped: set[int], code: int) -> int:
     """List the active SmartTrades again: a cancel that failed, a trade the listing missed (its pages
     shifted) or one created meanwhile is still there. Only the ones shown were confirmed, so the others
     are named, not cancelled, and the exit status says something is still active."""
+    out = ctx.out
     try:
-        left = await _list_active(client, args, out)
+        left = await _list_active(ctx)
     except ThreeCommasError as exc:
         out.error(f"could not check what is still active after the cancels: {describe_error(exc)[1]}")
         return code
-    still = [t.id for t in left if t.id is not None and trade_status(t) not in CLOSING_STATUSES]
+    still = [t.id for t in left if t.id is not None and status_of(t) not in CLOSING]
     shown_set = set(shown)
     shown_left = [i for i in still if i in shown_set]
     others = [i for i in still if i not in shown_set]
     if shown_left:
         out.error(
-            f"still active after the cancels: {_plural(len(shown_left))} of those shown "
+            f"still active after the cancels: {plural(len(shown_left))} of those shown "
             f"({_ids(shown_left)}); look with 'smart-trades get ID', or run cancel-all again"
         )
         code = code or EXIT_FAILED
@@ -293,56 +323,59 @@ async def _check_nothing_left(
     return code
 
 
-def _stdin_is_tty() -> bool:
-    stdin = sys.stdin
-    return stdin is not None and not stdin.closed and stdin.isatty()
+def _is_tty(stream: TextIO | None) -> bool:
+    return stream is not None and not stream.closed and stream.isatty()
 
 
-def _confirm(prompt: str, stream: TextIO) -> bool:
-    """Ask on ``stream``, read one line from stdin. Called between runs of the event loop, with Python's
-    default SIGINT handler: Ctrl-C raises KeyboardInterrupt out of the blocking read at once."""
+def _confirm(prompt: str, stream: TextIO, stdin: TextIO) -> bool:
+    """Ask on ``stream``, read one line from ``stdin``. Called between runs of the event loop, with
+    Python's default SIGINT handler: Ctrl-C raises KeyboardInterrupt out of the blocking read at once."""
     stream.write(prompt)
     stream.flush()
-    answer = sys.stdin.readline()
+    answer = stdin.readline()
     if not answer:  # EOF
         stream.write("\n")
     return answer.strip().lower() in ("y", "yes")
 
 
-async def _cancel(
-    client: ThreeCommasClient, ids: Sequence[int], args: argparse.Namespace, out: Output
-) -> tuple[int, list[CancelResult]]:
-    """Cancel every id (output failures never stop it: ``out`` keeps going), report, and return the exit
-    status with the results."""
-    stream = client.smart_trades.cancel_many(ids, concurrency=args.concurrency)
+async def _cancel(ctx: Context, ids: Sequence[int]) -> tuple[int, list[CancelResult]]:
+    """Cancel every id, each row (or JSON line) shown as soon as its id is settled, then the summary;
+    return the exit status with the results. Output failures never stop it: ``out`` keeps going."""
+    out = ctx.out
+    out.expect_results(ids)
+    stream = ctx.client.smart_trades.cancel_many(ids, concurrency=ctx.args.concurrency)
     done: dict[int, CancelResult] = {}
     try:
-        with out.bar(desc="cancelling", total=len(ids)) as bar:
+        async with Progress(out, ctx.waits, desc="cancelling", total=len(ids)) as progress:
             async for result in stream:
                 done[result.id] = result
-                if out.json:
-                    out.result(result)  # stream: each line as soon as its id is settled
-                bar.update()
-    except asyncio.CancelledError:  # Ctrl-C: say what is known before cli.main reports the interruption
-        if not out.json:
-            out.results([done[i] for i in ids if i in done])
+                out.result(result)
+                progress.advance()
+    except asyncio.CancelledError:  # Ctrl-C: say what is known before main() reports the interruption
         out.error(
-            f"interrupted after {len(done)} of {_plural(len(ids))} settled; the others may or may not "
+            f"interrupted after {len(done)} of {plural(len(ids))} settled; the others may or may not "
             "be cancelled: check with 'smart-trades list --status active'"
         )
         raise
     results = [done[i] for i in ids if i in done]
-    if not out.json:
-        out.results(results)
     cancelled = sum(1 for r in results if r.ok and not r.already_final)
     already = sum(1 for r in results if r.already_final)
     failed = [r.error for r in results if r.error is not None]
     out.summary(
-        f"{_plural(len(results))}: {cancelled} cancelled, {already} already final, {len(failed)} failed"
+        f"{plural(len(results))}: {cancelled} cancelled, {already} already final, {len(failed)} failed"
     )
     if not failed:
         return EXIT_OK, results
-    code, lines = describe_failures(failed)
+    code, lines = describe_failures(failed, hint=WAIT_HINT)
     for line in lines:
         out.error(line)
     return code, results
+
+
+COMMANDS: Final[dict[str, Command]] = {
+    "list_trades": list_trades,
+    "get": get,
+    "cancel": cancel,
+    "cancel_all": cancel_all,
+    "close_by_market": close_by_market,
+}

@@ -6,11 +6,10 @@ secret or a signature, so they can be shown as they are.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Final
 
-from ._errors import (
+from .._errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
@@ -24,6 +23,7 @@ from ._errors import (
     ThreeCommasError,
     UnprocessableEntityError,
 )
+from ._output import plural, seconds
 
 __all__ = [
     "EXIT_AUTH",
@@ -35,6 +35,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_RATE_LIMITED",
     "EXIT_USAGE",
+    "UsageError",
     "describe_error",
     "describe_failures",
 ]
@@ -54,22 +55,42 @@ exit status:
   1    failed: some SmartTrade not cancelled (or still active after cancel-all),
        confirmation declined, not found, refused by 3Commas (403/422), 3Commas
        server error, or a bulk cancel whose failures had different causes
-  2    usage: bad arguments, missing or unusable credentials, no --yes without a terminal
+  2    usage: bad arguments, missing or unusable credentials, no --yes without a terminal,
+       --max-rate above 3Commas' limit without --force, fake-server's port in use
   3    authentication failed (401: bad key, secret, signature or IP whitelist)
   4    IP banned by 3Commas (418): send nothing until the ban is over
-  5    rate limited (429) beyond what waiting and retrying could absorb
+  5    rate limited (429): 3Commas' cool-down was longer than the client waits (--max-wait, --wait)
   6    3Commas unreachable: connection refused or broken, timeout
   130  interrupted (Ctrl-C)
 A bulk cancel exits 3 or 4 when any id failed that way, else 5 or 6 when every
 failure had that cause; stderr has one line per distinct cause."""
 
 
-def _seconds(value: float | None) -> str:
-    return f" for {math.ceil(value)} s" if value is not None else ""
+class UsageError(Exception):
+    """A problem with how the command was called or configured (exit status 2)."""
 
 
-def describe_error(exc: ThreeCommasError | ValueError) -> tuple[int, str]:
-    """The exit status and the one line (without the program name) for an expected failure."""
+def _for(value: float | None) -> str:
+    return f" for {seconds(value)}" if value is not None else ""
+
+
+_PLAIN: Final[tuple[tuple[type[Exception], int, str], ...]] = (
+    # Most specific first: APITimeoutError is an APIConnectionError, every *Error here an APIError.
+    (NotFoundError, EXIT_FAILED, "not found"),
+    (PermissionDeniedError, EXIT_FAILED, "refused (the key's permissions or the SmartTrade's state)"),
+    (UnprocessableEntityError, EXIT_FAILED, "rejected by 3Commas"),
+    (ServerError, EXIT_FAILED, "3Commas server error"),
+    (APITimeoutError, EXIT_CONNECTION, "timed out"),
+    (APIConnectionError, EXIT_CONNECTION, "connection failed"),
+    (ResponseDecodeError, EXIT_FAILED, "unexpected answer from 3Commas"),
+    (APIError, EXIT_FAILED, "3Commas error"),
+)
+"""The failures whose line is a label and the SDK's message."""
+
+
+def describe_error(exc: ThreeCommasError | ValueError, *, hint: str | None = None) -> tuple[int, str]:
+    """The exit status and the one line (without the program name) for an expected failure. ``hint``:
+    what to do about a rate limit the command could have waited out (default: try again later)."""
     if isinstance(exc, ValueError):
         return EXIT_USAGE, f"bad input: {exc}"
     if isinstance(exc, AuthenticationError):
@@ -79,34 +100,23 @@ def describe_error(exc: ThreeCommasError | ValueError) -> tuple[int, str]:
         )
     if isinstance(exc, IPBannedError):
         return EXIT_BANNED, (
-            f"IP banned by 3Commas{_seconds(exc.retry_after)}: {exc}. "
+            f"IP banned by 3Commas{_for(exc.retry_after)}: {exc}. "
             "Send nothing from this IP until the ban is over; every request meanwhile makes it longer"
         )
     if isinstance(exc, RateLimitError):
         return (
             EXIT_RATE_LIMITED,
-            f"rate limited by 3Commas{_seconds(exc.retry_after)}: {exc}; try again later",
+            f"rate limited by 3Commas{_for(exc.retry_after)}: {exc}; {hint or 'try again later'}",
         )
-    if isinstance(exc, NotFoundError):
-        return EXIT_FAILED, f"not found: {exc}"
-    if isinstance(exc, PermissionDeniedError):
-        return EXIT_FAILED, f"refused (the key's permissions or the SmartTrade's state): {exc}"
-    if isinstance(exc, UnprocessableEntityError):
-        return EXIT_FAILED, f"rejected by 3Commas: {exc}"
-    if isinstance(exc, ServerError):
-        return EXIT_FAILED, f"3Commas server error: {exc}"
-    if isinstance(exc, APITimeoutError):
-        return EXIT_CONNECTION, f"timed out: {exc}"
-    if isinstance(exc, APIConnectionError):
-        return EXIT_CONNECTION, f"connection failed: {exc}"
-    if isinstance(exc, ResponseDecodeError):
-        return EXIT_FAILED, f"unexpected answer from 3Commas: {exc}"
-    if isinstance(exc, APIError):
-        return EXIT_FAILED, f"3Commas error: {exc}"
+    for cls, code, what in _PLAIN:
+        if isinstance(exc, cls):
+            return code, f"{what}: {exc}"
     return EXIT_FAILED, f"{type(exc).__name__}: {exc}"
 
 
-def describe_failures(errors: Sequence[ThreeCommasError]) -> tuple[int, list[str]]:
+def describe_failures(
+    errors: Sequence[ThreeCommasError], *, hint: str | None = None
+) -> tuple[int, list[str]]:
     """The exit status and the lines (one per distinct cause, in order of first appearance) for the
     failed ids of a bulk cancel. A bad key or a ban wins whatever else happened; a rate limit or an
     unreachable server gives its own status only when every failure had that cause."""
@@ -116,10 +126,9 @@ def describe_failures(errors: Sequence[ThreeCommasError]) -> tuple[int, list[str
     codes: set[int] = set()
     lines: list[str] = []
     for group in groups.values():
-        code, message = describe_error(group[0])
+        code, message = describe_error(group[0], hint=hint)
         codes.add(code)
-        n = len(group)
-        lines.append(f"{n} SmartTrade{'' if n == 1 else 's'} failed: {message}")
+        lines.append(f"{plural(len(group))} failed: {message}")
     if not codes:
         return EXIT_OK, lines
     for code in (EXIT_AUTH, EXIT_BANNED):

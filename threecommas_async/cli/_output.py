@@ -1,9 +1,9 @@
-"""Output of the command line: aligned tables for people, JSON lines for scripts, tqdm progress on stderr.
+"""Output of the command line: aligned tables for people, JSON lines for scripts (progress: ``_progress``).
 
 Rules: data goes to stdout (a table, or one JSON object per line, each with a ``"kind"``); everything
-meant for a person only (prompts, hints, the progress bar, the summary in ``--json`` mode, retries and
+meant for a person only (prompts, hints, progress, the summary in ``--json`` mode, retries and
 cool-downs, errors) goes to stderr, so ``threecommas-async --json ... | jq`` always reads clean JSON.
-Nothing here ever prints a credential.
+Every line passes through ``hide`` (``_credentials.Secrets``) on its way out.
 
 Output never stops a write command: when stdout goes away (``| head``) or fails, it is pointed at
 /dev/null, the lines that could not be shown are counted, and the command reports the count at the end.
@@ -12,11 +12,10 @@ Output never stops a write command: when stdout goes away (``| head``) or fails,
 from __future__ import annotations
 
 import errno
+import math
 import os
-import sys
-import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final, TextIO
@@ -24,32 +23,46 @@ from typing import Any, Final, TextIO
 import msgspec
 from tqdm import tqdm
 
-from ._errors import APIError, ThreeCommasError
-from ._events import ClientEvent
-from .models import SmartTrade
-from .resources.cancel import CancelResult
+from .._errors import APIError, ThreeCommasError
+from .._status import status_of
+from ..models import SmartTrade
+from ..resources.cancel import CancelResult
+from ._console import PROG
 
 __all__ = [
     "KIND_CANCEL_RESULT",
     "KIND_SMART_TRADE",
-    "EventPrinter",
     "Output",
     "detail_rows",
     "outcome",
+    "plural",
     "result_row",
     "result_to_builtins",
+    "seconds",
     "trade_row",
-    "trade_status",
 ]
 
 TRADE_HEADERS: Final = ("ID", "PAIR", "STATUS", "ACCOUNT", "TYPE", "CREATED (UTC)", "PROFIT USD", "PROFIT %")
 TRADE_RIGHT: Final = frozenset({0, 3, 6, 7})
 RESULT_HEADERS: Final = ("ID", "PAIR", "RESULT", "STATUS", "ERROR")
 RESULT_RIGHT: Final = frozenset({0})
+RESULT_WIDTHS: Final = (0, 10, 13, 20)
+"""The result rows stream as the results settle, so their columns cannot be sized on what they hold:
+ID is sized on the ids asked for, the others on what they usually hold ("already final",
+"cancellation_pending"); a longer cell pushes the rest of its row right."""
 EMPTY: Final = "-"
 KIND_SMART_TRADE: Final = "smart_trade"
 KIND_CANCEL_RESULT: Final = "cancel_result"
 _TRADE_PREFIX: Final = b'{"kind":"smart_trade"'
+
+
+def plural(n: int, word: str = "SmartTrade") -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def seconds(value: float) -> str:
+    """A wait as people read it: tenths below 10 s ("0.2 s"), whole seconds rounded up above ("300 s")."""
+    return f"{value:.1f} s" if value < 10 else f"{math.ceil(value)} s"
 
 
 def _text(value: object) -> str:
@@ -66,22 +79,19 @@ def _money(value: Decimal | None) -> str:
     return f"{value:,.2f}"
 
 
-def trade_status(trade: SmartTrade | None) -> str | None:
-    """``status.type`` (or ``basic_type``) of a SmartTrade, narrowed through the nullable parts."""
-    if trade is None or trade.status is None:
-        return None
-    return trade.status.type or trade.status.basic_type
-
-
 def trade_row(trade: SmartTrade) -> list[str]:
-    """One line of the SmartTrade table, in :data:`TRADE_HEADERS` order."""
+    """One line of the SmartTrade table, in :data:`TRADE_HEADERS` order.
+
+    STATUS is ``status_of`` (``basic_type`` first), not ``type``: it is the state cancel-all and the
+    checks decide on, so a row never shows a state the command's decision seems to contradict. ``get``
+    adds a finer ``type`` when one differs; ``--json`` carries both."""
     account = trade.account.id if trade.account is not None else None
     data = trade.data
     profit = trade.profit
     return [
         _text(trade.id),
         _text(trade.pair),
-        _text(trade_status(trade)),
+        _text(status_of(trade)),
         _text(account),
         _text(data.type if data is not None else None),
         _text(data.created_at if data is not None else None),
@@ -95,8 +105,13 @@ def detail_rows(trade: SmartTrade) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = [("id", _text(trade.id)), ("pair", _text(trade.pair))]
     status = trade.status
     if status is not None:
-        shown = _text(status.type)
-        if status.title and status.title != status.type:
+        # The state every decision of the CLI is made on (status_of: basic_type first), so that what the
+        # operator reads is what cancel-all skipped or a check confirmed; a finer ``type`` is added.
+        state = status_of(trade)
+        shown = _text(state)
+        if status.type and status.type != state:
+            shown += f" [{status.type}]"
+        if status.title and status.title not in (state, status.type):
             shown += f" ({status.title})"
         if status.error:
             shown += f" error: {status.error}"
@@ -172,7 +187,7 @@ def result_row(result: CancelResult) -> list[str]:
         str(result.id),
         _text(trade.pair if trade is not None else None),
         label,
-        _text(trade_status(trade)),
+        _text(status_of(trade)),
         _error_line(result.error) if result.error is not None else "",
     ]
 
@@ -188,7 +203,7 @@ def result_to_builtins(result: CancelResult) -> dict[str, Any]:
         "ok": result.ok,
         "already_final": result.already_final,
         "result": outcome(result),
-        "status": trade_status(trade),
+        "status": status_of(trade),
         "pair": trade.pair if trade is not None else None,
         "error": None
         if error is None
@@ -201,23 +216,24 @@ def result_to_builtins(result: CancelResult) -> dict[str, Any]:
     }
 
 
+def format_row(cells: Sequence[str], widths: Sequence[int], right: frozenset[int]) -> str:
+    """Cells padded to ``widths``, two spaces apart; the last one is not padded."""
+    last = len(cells) - 1
+    parts = [
+        cell.rjust(widths[i]) if i in right else (cell if i == last else cell.ljust(widths[i]))
+        for i, cell in enumerate(cells)
+    ]
+    return "  ".join(parts).rstrip()
+
+
 def format_table(headers: Sequence[str], rows: Iterable[Sequence[str]], right: frozenset[int]) -> list[str]:
-    """Aligned columns separated by two spaces; ``right`` holds the indexes of right-aligned columns."""
+    """Aligned columns sized on what they hold; ``right`` holds the indexes of right-aligned columns."""
     body = [list(r) for r in rows]
     widths = [len(h) for h in headers]
     for row in body:
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], len(cell))
-    last = len(headers) - 1
-
-    def line(cells: Sequence[str]) -> str:
-        parts = [
-            cell.rjust(widths[i]) if i in right else (cell if i == last else cell.ljust(widths[i]))
-            for i, cell in enumerate(cells)
-        ]
-        return "  ".join(parts).rstrip()
-
-    return [line(headers), *(line(r) for r in body)]
+    return [format_row(r, widths, right) for r in (headers, *body)]
 
 
 def trade_json(trade: SmartTrade) -> str:
@@ -230,11 +246,12 @@ def trade_json(trade: SmartTrade) -> str:
 
 
 class Output:
-    """Where each kind of output goes, and whether a progress bar may be drawn.
+    """Where each kind of output goes, and whether progress may be shown.
 
     ``keep_going``: when writing to stdout fails (the reader went away, a full disk), point stdout at
     /dev/null and carry on, counting what was not shown (:meth:`unshown_report`); a command that cancels
     must never stop halfway because of its output. Without it the error propagates (a read can just stop).
+    ``hide`` is applied to every line written (see ``_credentials.Secrets``).
     """
 
     def __init__(
@@ -242,19 +259,23 @@ class Output:
         *,
         json: bool,
         progress: bool,
-        stdout: TextIO | None = None,
-        stderr: TextIO | None = None,
+        stdout: TextIO,
+        stderr: TextIO,
         keep_going: bool = False,
+        hide: Callable[[str], str] = str,
     ) -> None:
         self.json = json
         self.progress = progress
-        self.stdout = stdout if stdout is not None else sys.stdout
-        self.stderr = stderr if stderr is not None else sys.stderr
+        self.stdout = stdout
+        self.stderr = stderr
         self.keep_going = keep_going
+        self.hide = hide
         self.stdout_failure: str | None = None
         """Why stdout stopped taking lines ("stdout closed", ...), or None while it works."""
         self.unshown: Counter[str] = Counter()
         """Lines lost after that, by what they were: "result", "SmartTrade" or "line"."""
+        self._result_widths: list[int] | None = None
+        self._result_header_shown = False
 
     # -- data (stdout) ----------------------------------------------------------------------------------
     def line(self, text: str, what: str = "line") -> None:
@@ -263,7 +284,7 @@ class Output:
             self.unshown[what] += 1
             return
         try:
-            tqdm.write(text, file=self.stdout)
+            tqdm.write(self.hide(text), file=self.stdout)
             self.stdout.flush()
         except OSError as exc:
             self._stdout_failed(exc)
@@ -282,7 +303,7 @@ class Output:
                 os.dup2(devnull, self.stdout.fileno())
             finally:
                 os.close(devnull)
-        except (OSError, ValueError):  # not a real file (tests), or already closed
+        except (OSError, ValueError):  # not a real file (in-process runs), or already closed
             pass
 
     def unshown_report(self) -> str | None:
@@ -291,11 +312,11 @@ class Output:
             return None
         parts = []
         if self.unshown["result"]:
-            parts.append(_count(self.unshown["result"], "result"))
+            parts.append(plural(self.unshown["result"], "result"))
         if self.unshown["SmartTrade"]:
-            parts.append(_count(self.unshown["SmartTrade"], "SmartTrade"))
+            parts.append(plural(self.unshown["SmartTrade"]))
         if not parts:
-            parts.append(_count(self.unshown["line"], "line"))
+            parts.append(plural(self.unshown["line"], "line"))
         return f"{self.stdout_failure}; {' and '.join(parts)} not shown"
 
     def json_line(self, obj: Any, what: str = "line") -> None:
@@ -324,27 +345,37 @@ class Output:
         for label, value in rows:
             self.line(f"{label.ljust(width)}  {value}")
 
-    def results(self, results: Sequence[CancelResult]) -> None:
-        """The cancel results as a table (``--json`` streams them one by one instead, see ``result``)."""
-        header, *rows = format_table(RESULT_HEADERS, (result_row(r) for r in results), RESULT_RIGHT)
-        self.line(header)
-        for text in rows:
-            self.line(text, "result")
+    def expect_results(self, ids: Sequence[int]) -> None:
+        """Size the ID column of the result rows to come on the ids asked for."""
+        id_width = max((len(str(i)) for i in ids), default=0)
+        self._result_widths = [max(len(RESULT_HEADERS[0]), id_width), *RESULT_WIDTHS[1:]]
 
     def result(self, result: CancelResult) -> None:
-        self.json_line(result_to_builtins(result), "result")
+        """One cancel result as soon as it is settled: a JSON line, or a table row (the header first)."""
+        if self.json:
+            self.json_line(result_to_builtins(result), "result")
+            return
+        widths = self._result_widths
+        if widths is None:
+            self.expect_results([result.id])
+            widths = self._result_widths
+            assert widths is not None
+        if not self._result_header_shown:
+            self._result_header_shown = True
+            self.line(format_row(RESULT_HEADERS, widths, RESULT_RIGHT))
+        self.line(format_row(result_row(result), widths, RESULT_RIGHT), "result")
 
     # -- for people (stderr) ----------------------------------------------------------------------------
     def note(self, text: str) -> None:
         try:
-            tqdm.write(text, file=self.stderr)
+            tqdm.write(self.hide(text), file=self.stderr)
             self.stderr.flush()
         except (OSError, ValueError):  # stderr gone too: nobody can read it, and the work goes on
             pass
 
     def error(self, text: str) -> None:
         """One line about a failure, prefixed with the program's name like every error of the CLI."""
-        self.note(f"threecommas-async: {text}")
+        self.note(f"{PROG}: {text}")
 
     def summary(self, text: str) -> None:
         """The summary: part of the data in table mode, a note beside the JSON lines otherwise (and on
@@ -355,60 +386,3 @@ class Output:
             self.line(text)
             if self.stdout_failure is not None:
                 self.note(text)
-
-    def bar(self, *, desc: str, total: int | None, unit: str = " trade") -> tqdm[Any]:
-        """A progress bar on stderr; drawn only on a terminal (``disable=None``) and without --no-progress."""
-        return tqdm(
-            total=total,
-            desc=desc,
-            unit=unit,
-            file=self.stderr,
-            leave=False,
-            disable=None if self.progress else True,
-            dynamic_ncols=True,
-        )
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def _seconds(value: float) -> str:
-    return f"{value:.1f}s" if value < 10 else f"{value:.0f}s"
-
-
-class EventPrinter:
-    """The client's ``event_hook``: one stderr line per retry, 429 cool-down or 418 ban, so that a wait is
-    never silent. The events carry method, path, status and the exception's class name: no header, key,
-    secret or signature. ``quiet`` turns it off. Several 429s answered at once (requests that were in
-    flight together) pause the same bucket: only a pause that ends later than the one announced is shown.
-    """
-
-    def __init__(self, out: Output, *, quiet: bool = False) -> None:
-        self.out = out
-        self.quiet = quiet
-        self._paused_until = 0.0
-        self._banned_until = 0.0
-
-    def __call__(self, event: ClientEvent) -> None:
-        if self.quiet:
-            return
-        line = self.describe(event)
-        if line is not None:
-            self.out.error(line)
-
-    def describe(self, event: ClientEvent) -> str | None:
-        where = f"{event.method} {event.path}"
-        if event.kind == "retry":
-            cause = " ".join(str(p) for p in (event.error, event.status) if p is not None) or "a failure"
-            return f"retrying {where} in {_seconds(event.wait)} after {cause}"
-        until = time.monotonic() + event.wait
-        if event.kind == "cooldown":
-            if until <= self._paused_until + 1.0:
-                return None
-            self._paused_until = until
-            return f"rate limited (429 on {where}): pausing {_seconds(event.wait)}"
-        if until <= self._banned_until + 1.0:
-            return None
-        self._banned_until = until
-        return f"IP banned by 3Commas (418 on {where}): sending nothing for {_seconds(event.wait)}"
