@@ -146,7 +146,14 @@ async def start_echo_server(
             return web.json_response({"error": "signature_invalid"}, status=401)
         if state.answers:
             return state.answers.pop(0)(request)
-        return web.Response(body=seed, content_type="application/json")
+        # The seed SmartTrade, as the one the path names: a cancel checks that the answer is its trade.
+        segment = request.path.rstrip("/").rsplit("/", 1)[-1]
+        body = (
+            seed.replace(b'"id": 30404547,', b'"id": %s,' % segment.encode(), 1)
+            if segment.isdigit()
+            else seed
+        )
+        return web.Response(body=body, content_type="application/json")
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)

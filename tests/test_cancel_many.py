@@ -180,7 +180,7 @@ async def test_closing_the_iterator_early_stops_the_workers(server: FakeThreeCom
     async with client_for(server) as client:
         stream = client.smart_trades.cancel_many(ids, concurrency=4)
         first = await anext(stream)
-        await stream.aclose()  # type: ignore[attr-defined]
+        await stream.aclose()
         await asyncio.sleep(0.05)
         sent = server.stats.by_route.get("cancel", 0)
         await asyncio.sleep(0.05)
@@ -229,4 +229,4 @@ async def test_a_consumer_that_stops_reading_stops_the_cancels(server: FakeThree
         await asyncio.sleep(0.2)
         sent = server.stats.by_route.get("cancel", 0)
         assert sent <= 1 + 4 + 4  # the one read, a full queue, and one in flight per worker
-        await stream.aclose()  # type: ignore[attr-defined]
+        await stream.aclose()

@@ -124,7 +124,8 @@ TRADES = fixture_bytes("trades_200.json")
 LIST = fixture_bytes("list_smart_trades_200.json")
 
 ENDPOINTS: list[tuple[str, str, str, Call, bytes, Any]] = [
-    ("cancel", "DELETE", "/v2/smart_trades/5", lambda c: c.smart_trades.cancel(5), SEED, None),
+    # The fixture is SmartTrade 30404547 in cancellation_pending: a cancel checks that the answer is it.
+    ("cancel", "DELETE", "/v2/smart_trades/30404547", lambda c: c.smart_trades.cancel(30404547), SEED, None),
     ("get", "GET", "/v2/smart_trades/5", lambda c: c.smart_trades.get(5), SEED, None),
     (
         "list",
