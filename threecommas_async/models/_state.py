@@ -4,11 +4,16 @@ full :class:`SmartTrade` decoded from the kept body only when a program reads it
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import NamedTuple
 
 import msgspec
 
-__all__ = ["Seen", "StateDecoder", "StateListDecoder", "TradeState"]
+from ._base import AwareDatetime
+from ._decoders import SMART_TRADE_DECODER
+from ._smart_trade import SmartTrade
+
+__all__ = ["LazyTrade", "Seen", "StateDecoder", "StateListDecoder", "TradeState"]
 
 
 class _Status(msgspec.Struct, frozen=True, gc=False):
@@ -16,9 +21,18 @@ class _Status(msgspec.Struct, frozen=True, gc=False):
     basic_type: str | None = None
 
 
+class _Data(msgspec.Struct, frozen=True, gc=False):
+    closed_at: AwareDatetime | None = None
+
+
 class TradeState(msgspec.Struct, frozen=True, gc=False):
     id: int | None = None
     status: _Status | None = None
+    data: _Data | None = None
+
+    @property
+    def closed_at(self) -> datetime | None:
+        return self.data.closed_at if self.data is not None else None
 
     @property
     def kind(self) -> str | None:
@@ -57,3 +71,33 @@ class StateListDecoder:
 
     def decode(self, buf: bytes, /) -> list[Seen]:
         return [Seen(_STATE.decode(raw), raw) for raw in _RAW_LIST.decode(buf)]
+
+
+class LazyTrade:
+    """A SmartTrade kept as the body it came in, decoded on first access of :attr:`trade` (None when there
+    is none, or when it does not decode: :attr:`trade_error` then says why). A bulk operation pays only for
+    the trades a program reads."""
+
+    __slots__ = ("_body", "_trade", "trade_error")
+
+    def __init__(self, body: bytes | msgspec.Raw | None = None, trade: SmartTrade | None = None) -> None:
+        self._body = body
+        self._trade = trade
+        self.trade_error: msgspec.DecodeError | None = None
+
+    def _adopt(self, other: LazyTrade) -> None:
+        """Show ``other``'s trade from now on (a later look at the same SmartTrade)."""
+        self._body, self._trade, self.trade_error = other._body, other._trade, other.trade_error
+
+    @property
+    def trade(self) -> SmartTrade | None:
+        body = self._body
+        if body is not None:
+            self._body = None
+            try:
+                self._trade = SMART_TRADE_DECODER.decode(body)
+            except msgspec.DecodeError as exc:
+                self.trade_error = exc
+            except RecursionError:
+                self.trade_error = msgspec.DecodeError("nested too deeply")
+        return self._trade

@@ -29,8 +29,6 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Final, Literal, Protocol
 
-import msgspec
-
 from .._errors import (
     PermissionDeniedError,
     ResponseDecodeError,
@@ -39,10 +37,9 @@ from .._errors import (
     may_have_acted,
 )
 from .._operation import Operation, begin
-from .._status import CANCELLING, CLOSED_OTHERWISE
-from ..models import SmartTrade
-from ..models._decoders import SMART_TRADE_DECODER
-from ..models._state import Seen
+from .._status import CANCELLING, CLOSED_OTHERWISE, FINAL
+from ..models._state import LazyTrade, Seen
+from .final import FinalTarget, wait_final
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -61,20 +58,21 @@ Outcome = Literal["cancelled", "already_final", "final", "failed", "unknown"]
 OK_OUTCOMES: Final = frozenset({"cancelled", "already_final", "final"})
 
 
-class CancelTarget(Protocol):
+class CancelTarget(FinalTarget, Protocol):
     """What a bulk cancel needs: the DELETE, and a look at the trade at the cancels' priority, each decoded
-    to id and status with the body kept (``models._state.Seen``)."""
+    to id and status with the body kept (``models._state.Seen``); and for ``wait=True``, what waiting for
+    final states needs (``resources.final``)."""
 
     async def _delete_seen(self, id: int) -> Seen | None:
         """The DELETE's answer (None: an empty one)."""
         ...
 
-    async def _look_seen(self, id: int) -> Seen:
-        """A GET that waits with the cancels, not behind the reads they overtake."""
+    async def _look_seen(self, id: int, priority: int = ...) -> Seen:
+        """A GET; by default it waits with the cancels, not behind the reads they overtake."""
         ...
 
 
-class CancelResult:
+class CancelResult(LazyTrade):
     """The outcome for one id of :meth:`SmartTrades.cancel_many`.
 
     ``outcome``: ``"cancelled"`` (this call cancelled it), ``"already_final"`` (it was cancelled, finished
@@ -83,11 +81,13 @@ class CancelResult:
     ``error`` says why) or ``"unknown"`` (it may or may not be: an answer was lost and checking failed).
     ``ok`` is True for the first three, and ``error`` is set exactly when ``ok`` is False.
     ``trade`` is the SmartTrade as the last answer showed it, decoded on first access (None when no answer
-    carried one, or when it does not decode: ``trade_error`` then says why).
+    carried one, or when it does not decode: ``trade_error`` then says why); ``status`` its status.
     ``elapsed``: seconds spent on this id, retries and the checking GET included.
+    With ``cancel_many(..., wait=True)``, ``final`` tells whether the trade reached a final state
+    (cancelled, finished, failed) within the wait; without, it is None.
     """
 
-    __slots__ = ("_body", "_trade", "elapsed", "error", "id", "outcome", "trade_error")
+    __slots__ = ("elapsed", "error", "final", "id", "outcome", "status")
 
     def __init__(
         self,
@@ -95,17 +95,16 @@ class CancelResult:
         outcome: Outcome,
         *,
         error: ThreeCommasError | None = None,
-        body: bytes | msgspec.Raw | None = None,
-        trade: SmartTrade | None = None,
+        seen: Seen | None = None,
         elapsed: float = 0.0,
     ) -> None:
+        super().__init__(seen.body if seen is not None else None)
         self.id = id
         self.outcome: Outcome = outcome
         self.error = error
+        self.status = seen.state.kind if seen is not None else None
         self.elapsed = elapsed
-        self.trade_error: ResponseDecodeError | None = None
-        self._body = body
-        self._trade = trade
+        self.final: bool | None = None
 
     @property
     def ok(self) -> bool:
@@ -115,27 +114,12 @@ class CancelResult:
     def already_final(self) -> bool:
         return self.outcome == "already_final"
 
-    @property
-    def trade(self) -> SmartTrade | None:
-        body = self._body
-        if body is not None:
-            self._body = None
-            try:
-                self._trade = SMART_TRADE_DECODER.decode(body)
-            except (msgspec.DecodeError, RecursionError) as exc:
-                text = bytes(body).decode("utf-8", "replace")
-                self.trade_error = ResponseDecodeError(
-                    f"SmartTrade {self.id}: the answer does not decode: {exc}",
-                    status=200,
-                    method="GET",
-                    url="",
-                    body=text,
-                )
-        return self._trade
-
     def __repr__(self) -> str:
         error = f", error={type(self.error).__name__}" if self.error is not None else ""
-        return f"CancelResult(id={self.id}, outcome={self.outcome!r}{error}, elapsed={self.elapsed:.3f})"
+        return (
+            f"CancelResult(id={self.id}, outcome={self.outcome!r}, status={self.status!r}{error}, "
+            f"elapsed={self.elapsed:.3f})"
+        )
 
 
 def refused(error: ThreeCommasError) -> bool:
@@ -169,12 +153,12 @@ async def settle(target: CancelTarget, id: int, error: ThreeCommasError) -> Canc
     except ThreeCommasError:
         return CancelResult(id, "unknown", error=error)
     if status in CLOSED_OTHERWISE:
-        return CancelResult(id, "already_final", body=seen.body)
+        return CancelResult(id, "already_final", seen=seen)
     if status in CANCELLING:
         if refused(error) and not acted_before(error):
-            return CancelResult(id, "already_final", body=seen.body)
-        return CancelResult(id, "final", body=seen.body)
-    return CancelResult(id, "failed", error=error, body=seen.body)
+            return CancelResult(id, "already_final", seen=seen)
+        return CancelResult(id, "final", seen=seen)
+    return CancelResult(id, "failed", error=error, seen=seen)
 
 
 def unproven(id: int, shown_id: int | None, status: str | None, body: str = "") -> ResponseDecodeError:
@@ -200,14 +184,14 @@ async def cancel_one(target: CancelTarget, id: int) -> CancelResult:
     if seen is None:
         # An empty 2xx: accepted. A look gives the trade; failing to look does not undo the cancel.
         try:
-            return CancelResult(id, "cancelled", body=(await target._look_seen(id)).body)
+            return CancelResult(id, "cancelled", seen=await target._look_seen(id))
         except ThreeCommasError:
             return CancelResult(id, "cancelled")
     status = _shows(seen, id)
     if status in CANCELLING:
-        return CancelResult(id, "cancelled", body=seen.body)
+        return CancelResult(id, "cancelled", seen=seen)
     if status in CLOSED_OTHERWISE:
-        return CancelResult(id, "already_final", body=seen.body)
+        return CancelResult(id, "already_final", seen=seen)
     # A 2xx that is another trade, {}, or the trade still active: the cancel is not proven.
     body = bytes(seen.body).decode("utf-8", "replace")
     return await settle(target, id, unproven(id, seen.state.id, seen.state.kind, body))
@@ -270,21 +254,31 @@ class CancelStream:
         "_done",
         "_failure",
         "_flight",
+        "_held",
         "_ids",
         "_iter",
         "_ready",
         "_space",
         "_target",
         "_timeout",
+        "_wait",
         "_wake",
         "_workers",
         "settled",
     )
 
     def __init__(
-        self, target: CancelTarget, ids: _DistinctIds, concurrency: int, timeout: float | None
+        self,
+        target: CancelTarget,
+        ids: _DistinctIds,
+        concurrency: int,
+        timeout: float | None,
+        wait: float | None = None,
     ) -> None:
         self._target = target
+        self._wait = wait
+        self._held: dict[int, CancelResult] = {}
+        """With ``wait``: results cancelled but not final yet, until a look shows them final."""
         self._ids = ids
         self._iter = iter(ids)
         self._concurrency = concurrency
@@ -304,7 +298,7 @@ class CancelStream:
         return self._ids.count
 
     def in_flight(self) -> list[int]:
-        return list(self._flight)
+        return [*self._flight, *self._held]
 
     def sent(self) -> list[int]:
         return [id for id, operation in self._flight.items() if operation.sent]
@@ -337,9 +331,41 @@ class CancelStream:
     def _start(self) -> None:
         loop = asyncio.get_running_loop()
         n = min(self._concurrency, self._ids.count)
-        self._workers = [
-            loop.create_task(self._work(), name="threecommas_async cancel_many") for _ in range(n)
-        ]
+        workers = [loop.create_task(self._work(), name="threecommas_async cancel_many") for _ in range(n)]
+        if self._wait is not None:
+            workers.append(loop.create_task(self._confirm(workers[:]), name="threecommas_async wait_final"))
+        self._workers = workers
+
+    def _finished(self, result: CancelResult) -> None:
+        """A settled id: shown now, or with ``wait`` held until a look shows it final."""
+        if self._wait is not None:
+            if result.ok and result.status not in FINAL:
+                self._held[result.id] = result
+                return
+            result.final = result.status in FINAL
+        self._ready.append(result)
+        self._tell()
+
+    async def _confirm(self, cancels: list[asyncio.Task[None]]) -> None:
+        """``wait``: once every cancel is settled, wait for the held ones to be final."""
+        assert self._wait is not None
+        try:
+            await asyncio.wait(cancels)
+            async for state in wait_final(self._target, list(self._held), timeout=self._wait):
+                result = self._held.pop(state.id)
+                result.final = state.final
+                if state.final:
+                    result.status = state.status
+                    result._adopt(state)
+                self._ready.append(result)
+                self._tell()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # a bug: surface it instead of hanging
+            self._failure = exc
+        finally:
+            self._done += 1
+            self._tell()
 
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
@@ -352,8 +378,7 @@ class CancelStream:
                 result = await cancel_one(self._target, id)
                 result.elapsed = clock() - started
                 del self._flight[id]
-                self._ready.append(result)
-                self._tell()
+                self._finished(result)
                 # Bounded: when the consumer stops reading, the workers stop taking ids.
                 while len(self._ready) >= self._concurrency:
                     if self._space is None or self._space.done():
@@ -386,10 +411,14 @@ def cancel_many(
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
     timeout: float | None = None,
+    wait: bool = False,
+    wait_timeout: float = 120.0,
 ) -> CancelStream:
     """Check the arguments now (not at the first ``async for`` step), then stream the results."""
     if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
         raise ValueError(f"concurrency must be a positive integer, got {concurrency!r}")
     if timeout is not None and not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    return CancelStream(target, _DistinctIds(ids), concurrency, timeout)
+    if not wait_timeout > 0:
+        raise ValueError(f"wait_timeout must be a positive number of seconds, got {wait_timeout!r}")
+    return CancelStream(target, _DistinctIds(ids), concurrency, timeout, wait_timeout if wait else None)

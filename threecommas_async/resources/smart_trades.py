@@ -11,7 +11,7 @@ from .. import _routes as routes
 from .._encoding import encode_body, encode_query
 from .._errors import ThreeCommasError
 from .._resource import Resource
-from .._routes import RISK_REDUCING
+from .._routes import BACKGROUND, RISK_REDUCING
 from .._status import NOTHING_TO_CANCEL, status_of
 from ..models import (
     AddFundsParams,
@@ -24,6 +24,7 @@ from ..models import (
 )
 from ..models._state import Seen
 from .cancel import DEFAULT_CONCURRENCY, CancelStream, acted_before, cancel_many, refused, settle, unproven
+from .final import FinalState, wait_final
 
 __all__ = ["ListFilters", "SmartTrades"]
 
@@ -188,20 +189,45 @@ class SmartTrades(Resource):
         return trade if trade is not None else await self._request(routes.GET, id, priority=RISK_REDUCING)
 
     def cancel_many(
-        self, ids: Iterable[int], *, concurrency: int = DEFAULT_CONCURRENCY, timeout: float | None = None
+        self,
+        ids: Iterable[int],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        timeout: float | None = None,
+        wait: bool = False,
+        wait_timeout: float = 120.0,
     ) -> CancelStream:
         """Cancel many SmartTrades concurrently; yield one :class:`CancelResult` per distinct id as each
         settles (see :mod:`~threecommas_async.resources.cancel` for what each outcome proves). In-flight
         requests are bounded by ``concurrency`` and by the client's rate limit; one id's failure is reported
         in its result, never raised. Bad ids raise ``ValueError`` before anything is sent. ``timeout`` bounds
         each id's whole operation (its DELETE's attempts and back-off and the GET that checks it), not
-        counting waits for the rate limit.
+        counting waits for the rate limit. With ``wait=True`` a cancelled trade is yielded once it is
+        final (``cancelled``, not just ``cancellation_pending``), confirmed as :meth:`wait_final` does, for
+        at most ``wait_timeout`` seconds; ``result.final`` says whether it got there.
         """
-        return cancel_many(self, ids, concurrency=concurrency, timeout=timeout)
+        return cancel_many(
+            self, ids, concurrency=concurrency, timeout=timeout, wait=wait, wait_timeout=wait_timeout
+        )
 
-    # -- what bulk cancel needs (resources.cancel.CancelTarget) ---------------------------------------
+    def wait_final(
+        self, ids: Iterable[int], *, timeout: float = 120.0, poll: float = 2.0, max_poll: float = 30.0
+    ) -> AsyncIterator[FinalState]:
+        """Wait until SmartTrades are final (cancelled, finished or failed): yield one :class:`FinalState`
+        per distinct id as it is seen final, and the rest, not final, after ``timeout`` seconds. Cheap in
+        3Commas' allowance: the list endpoint confirms up to 100 ids a request, polls back off from
+        ``poll`` to ``max_poll`` seconds, and they wait behind every other request of the client."""
+        return wait_final(self, ids, timeout=timeout, poll=poll, max_poll=max_poll)
+
+    # -- what bulk cancel and the wait for final states need (CancelTarget, FinalTarget) ------------------
     async def _delete_seen(self, id: int) -> Seen | None:
         return await self._request(routes.CANCEL_SEEN, id)
 
-    async def _look_seen(self, id: int) -> Seen:
-        return await self._request(routes.GET_SEEN, id, priority=RISK_REDUCING)
+    async def _look_seen(self, id: int, priority: int = RISK_REDUCING) -> Seen:
+        return await self._request(routes.GET_SEEN, id, priority=priority)
+
+    async def _list_closed(self, page: int) -> builtins.list[Seen]:
+        query = _list_query(
+            {"status": "finished", "order_by": "closed_at", "order_direction": "DESC"}, page, MAX_PER_PAGE
+        )
+        return await self._request(routes.LIST_SEEN, query=query, priority=BACKGROUND)
