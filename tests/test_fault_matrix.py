@@ -407,23 +407,20 @@ def test_12_a_client_used_from_a_second_event_loop_says_so() -> None:
 
 # -- 13. malformed credentials -------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    ("kwargs", "match"),
+    ("secret", "match"),
     [
-        (
-            {"api_secret": "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\n"},
-            "private_key=",
-        ),
-        ({"api_secret": SECRET + "\n"}, "trailing whitespace"),
-        ({"api_secret": "    "}, "only whitespace"),
-        ({"api_secret": "se cret"}, "whitespace or control"),
+        ("-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\n", "private_key="),
+        (SECRET + "\n", "trailing whitespace"),
+        ("    ", "only whitespace"),
+        ("se cret", "whitespace or control"),
     ],
 )
 def test_13_malformed_credentials_are_refused_at_construction_without_echoing(
-    kwargs: dict[str, str], match: str
+    secret: str, match: str
 ) -> None:
     with pytest.raises(ValueError, match=match) as info:
-        ThreeCommasClient(KEY, **kwargs)
-    assert kwargs["api_secret"].strip() not in str(info.value) or not kwargs["api_secret"].strip()
+        ThreeCommasClient(KEY, api_secret=secret)
+    assert not secret.strip() or secret.strip() not in str(info.value)
 
 
 def test_13_a_key_with_a_newline_is_refused() -> None:
