@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import pickle
-import sys
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -497,6 +496,3 @@ def test_16_the_client_never_echoes_its_base_url_in_errors() -> None:
     with pytest.raises(ValueError, match="base_url") as info:
         ThreeCommasClient(KEY, SECRET, base_url=url)
     assert "abc123" not in str(info.value)
-
-
-assert sys.version_info >= (3, 11)
