@@ -61,7 +61,9 @@ class Run:
 def environ(
     api_key: str | None, api_secret: str | None, extra: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    env: dict[str, str] = {}
+    # Each test's commands share one allowance, and no test's shares another's: memory:// is emptied
+    # between tests (conftest). The default SQLite file in the state directory is tested on its own.
+    env: dict[str, str] = {"THREECOMMAS_LIMITS_STORAGE": "memory://cli"}
     if api_key is not None:
         env["THREECOMMAS_API_KEY"] = api_key
     if api_secret is not None:

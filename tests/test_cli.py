@@ -140,6 +140,7 @@ async def test_cancel_json_reports_already_final_and_failures(server: FakeThreeC
         "ok": True,
         "already_final": False,
         "result": "cancelled",
+        "final": None,  # only --wait-final waits for the final state
         "status": "cancellation_pending",
         "pair": "USDT_BTC",
         "error": None,

@@ -1,5 +1,5 @@
 """What only a real process shows: the installed ``threecommas-async`` and ``python -m threecommas_async``,
-Ctrl-C (SIGINT) at the prompt and during a cancel, and stdout closed by ``| head``. Each runs as a
+Ctrl-C (SIGINT) at the prompt, SIGINT and SIGTERM during a cancel, and stdout closed by ``| head``. Each runs as a
 subprocess (``asyncio.create_subprocess_exec``: a blocking ``subprocess.run`` would stop the fake on
 the test's loop from answering); everything else is tested in-process in ``test_cli.py``.
 """
@@ -18,6 +18,8 @@ import sys
 from asyncio.subprocess import Process
 from pathlib import Path
 from typing import Final
+
+import pytest
 
 from threecommas_async._status import CANCELLING
 from threecommas_async.testing import FakeThreeCommas
@@ -111,21 +113,40 @@ async def test_ctrl_c_at_the_question_cancels_nothing_at_once() -> None:
         assert deletes(server) == []
 
 
-async def test_ctrl_c_during_a_cancel_exits_130_and_says_what_is_unknown() -> None:
+@pytest.mark.parametrize(("sent", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+async def test_an_interrupted_cancel_says_which_ids_were_settled_sent_or_never_sent(
+    sent: signal.Signals, code: int
+) -> None:
     async with FakeThreeCommas() as server:
-        ids = server.seed_trades(3)
+        ids = server.seed_trades(5)
         server.faults.add("latency", route="cancel", delay=5.0, times=None)  # the DELETEs hang
-        proc = await start(server, "smart-trades", "cancel", *map(str, ids))
+        # One in flight at a time, and the limit full after two: one sent, the others never.
+        proc = await start(
+            server,
+            "--json",
+            "--max-rate",
+            "2",
+            "smart-trades",
+            "cancel",
+            *map(str, ids),
+            "--concurrency",
+            "2",
+        )
         async with asyncio.timeout(TIMEOUT):
             for _ in range(int(TIMEOUT / 0.02)):  # the fake has no event to wait on: poll its record
-                if len(deletes(server)) == len(ids):
+                if len(deletes(server)) == 2:
                     break
                 await asyncio.sleep(0.02)
-        proc.send_signal(signal.SIGINT)
+        await asyncio.sleep(0.2)
+        proc.send_signal(sent)
         run = await finish(proc, server)
-    assert run.code == 130
-    assert "interrupted after 0 of 3 SmartTrades settled" in run.err
-    assert "smart-trades list --status active" in run.err
+    assert run.code == code
+    (report,) = [line for line in run.json_lines() if line["kind"] == "interrupted"]
+    assert report["settled"] == []
+    assert sorted(report["sent_not_settled"]) == sorted(deletes(server))
+    assert sorted(report["sent_not_settled"] + report["not_sent"]) == sorted(ids)
+    assert "2 sent but not settled, 3 never sent" in run.err
+    assert " ".join(map(str, report["not_sent"])) in run.err
 
 
 async def test_closing_stdout_never_stops_the_cancels() -> None:

@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from types import MappingProxyType
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 __all__ = ["LIST_ENDPOINT", "MAX_BAN", "EndpointLimit", "RateLimit"]
 
@@ -130,3 +130,25 @@ class RateLimit:
             if not isinstance(limit, EndpointLimit):
                 raise TypeError(f"RateLimit: endpoints[{key!r}] must be an EndpointLimit, got {limit!r}")
         object.__setattr__(self, "endpoints", MappingProxyType(dict(self.endpoints)))
+
+    @classmethod
+    def scaled(cls, speedup: float, **changes: Any) -> RateLimit:
+        """3Commas' documented limits with every duration divided by ``speedup``: the client-side twin of
+        the fake server's ``RateLimits.scaled(speedup)`` (``scaled(120)``: 100 requests per 0.5 s, a 2.5 s
+        cool-down, 1 s bans), for demos and tests. ``changes`` are applied as given (not scaled)."""
+        if not speedup > 0:
+            raise ValueError(f"RateLimit.scaled: speedup must be positive, got {speedup!r}")
+        base = cls()
+        settings: dict[str, Any] = {
+            "time_period": base.time_period / speedup,
+            "cooldown": base.cooldown / speedup,
+            "endpoints": {
+                key: EndpointLimit(limit.max_rate, limit.time_period / speedup, limit.cooldown / speedup)
+                for key, limit in base.endpoints.items()
+            },
+            "max_wait": base.max_wait / speedup,
+            "ban_duration": base.ban_duration / speedup,
+            "max_cooldown": base.max_cooldown / speedup,
+        }
+        settings.update(changes)
+        return cls(**settings)

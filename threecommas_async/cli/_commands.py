@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
+from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TextIO, TypeVar
@@ -20,7 +22,7 @@ from .._client import ThreeCommasClient
 from .._errors import ThreeCommasError, may_have_acted
 from .._status import CLOSED_BY_MARKET, CLOSING, status_of
 from ..models import SmartTrade
-from ..resources.cancel import CancelResult
+from ..resources.cancel import CancelResult, CancelStream
 from ._console import Console
 from ._credentials import Secrets, resolve_credentials
 from ._exit import (
@@ -30,12 +32,13 @@ from ._exit import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_RATE_LIMITED,
+    EXIT_TERMINATED,
     EXIT_USAGE,
     UsageError,
     describe_error,
     describe_failures,
 )
-from ._output import Output, plural
+from ._output import RESULT_LABELS, Output, plural
 from ._parser import WRITE_ACTIONS
 from ._progress import Progress, Waits
 from ._settings import limit_of, make_client
@@ -51,6 +54,26 @@ SHOWN_IDS: Final = 10
 WAIT_HINT: Final = "rerun with --wait to wait it out, or --max-wait SECONDS"
 
 
+class Terminated(Exception):
+    """SIGTERM arrived: the command said where it stood, and exits 143."""
+
+
+class Signals:
+    """SIGTERM ends a command as Ctrl-C does (the running step is cancelled, so it can say where every id
+    stands), where the process can take signals (the main thread)."""
+
+    def __init__(self, runner: asyncio.Runner) -> None:
+        self.task: asyncio.Task[Any] | None = None
+        self.terminated = False
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+            runner.get_loop().add_signal_handler(signal.SIGTERM, self._terminate)
+
+    def _terminate(self) -> None:
+        self.terminated = True
+        if self.task is not None:
+            self.task.cancel()
+
+
 @dataclass(frozen=True)
 class Context:
     """What every command works with: one event loop (kept across runs), one client, the arguments,
@@ -62,10 +85,24 @@ class Context:
     out: Output
     waits: Waits
     stdin: TextIO
+    signals: Signals
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run one coroutine on the loop; Ctrl-C cancels it (and ends as KeyboardInterrupt)."""
-        return self.runner.run(coro)
+        """Run one coroutine on the loop; Ctrl-C cancels it (and ends as KeyboardInterrupt), SIGTERM too
+        (and ends as :class:`Terminated`)."""
+        try:
+            return self.runner.run(self._tracked(coro))
+        except asyncio.CancelledError:
+            if self.signals.terminated:
+                raise Terminated from None
+            raise
+
+    async def _tracked(self, coro: Coroutine[Any, Any, T]) -> T:
+        self.signals.task = asyncio.current_task()
+        try:
+            return await coro
+        finally:
+            self.signals.task = None
 
 
 Command = Callable[[Context], int]
@@ -90,7 +127,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     )
     try:
         credentials = resolve_credentials(args, console.environ)
-        limit = limit_of(args, console.time_scale)
+        limit = limit_of(args, console.time_scale, console.environ)
         waits = Waits(
             out,
             limit,
@@ -106,7 +143,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
     # steps: cancel-all asks its question between two of them, with Python's own SIGINT handling.
     with asyncio.Runner() as runner:
         try:
-            return COMMANDS[args.handler](Context(runner, client, args, out, waits, console.stdin))
+            context = Context(runner, client, args, out, waits, console.stdin, Signals(runner))
+            return COMMANDS[args.handler](context)
+        except Terminated:
+            out.error("terminated (SIGTERM)")
+            return EXIT_TERMINATED
         except (ThreeCommasError, ValueError) as exc:
             code, message = describe_error(exc, hint=WAIT_HINT if write else None)
             out.error(message)
@@ -341,9 +382,16 @@ def _confirm(prompt: str, stream: TextIO, stdin: TextIO) -> bool:
 async def _cancel(ctx: Context, ids: Sequence[int]) -> tuple[int, list[CancelResult]]:
     """Cancel every id, each row (or JSON line) shown as soon as its id is settled, then the summary;
     return the exit status with the results. Output failures never stop it: ``out`` keeps going."""
-    out = ctx.out
+    out, args = ctx.out, ctx.args
     out.expect_results(ids)
-    stream = ctx.client.smart_trades.cancel_many(ids, concurrency=ctx.args.concurrency)
+    wait_final = getattr(args, "wait_final", None)
+    stream = ctx.client.smart_trades.cancel_many(
+        ids,
+        concurrency=args.concurrency,
+        timeout=args.timeout,
+        wait=wait_final is not None,
+        wait_timeout=(wait_final or 120.0) / ctx.waits.scale,
+    )
     done: dict[int, CancelResult] = {}
     try:
         async with Progress(out, ctx.waits, desc="cancelling", total=len(ids)) as progress:
@@ -351,25 +399,47 @@ async def _cancel(ctx: Context, ids: Sequence[int]) -> tuple[int, list[CancelRes
                 done[result.id] = result
                 out.result(result)
                 progress.advance()
-    except asyncio.CancelledError:  # Ctrl-C: say what is known before main() reports the interruption
-        out.error(
-            f"interrupted after {len(done)} of {plural(len(ids))} settled; the others may or may not "
-            "be cancelled: check with 'smart-trades list --status active'"
-        )
+    except asyncio.CancelledError:  # Ctrl-C or SIGTERM: say where every id stands, then stop
+        _interrupted(out, stream, list(done))
+        await stream.aclose()
         raise
     results = [done[i] for i in ids if i in done]
-    cancelled = sum(1 for r in results if r.ok and not r.already_final)
-    already = sum(1 for r in results if r.already_final)
+    counts: Counter[str] = Counter(r.outcome for r in results)
+    always = ("cancelled", "already_final", "failed")
+    parts = [f"{counts[o]} {RESULT_LABELS[o].lower()}" for o in RESULT_LABELS if counts[o] or o in always]
+    if wait_final is not None:
+        parts.append(f"{sum(1 for r in results if r.final)} final within the wait")
+    out.summary(f"{plural(len(results))}: {', '.join(parts)}")
     failed = [r.error for r in results if r.error is not None]
-    out.summary(
-        f"{plural(len(results))}: {cancelled} cancelled, {already} already final, {len(failed)} failed"
-    )
     if not failed:
         return EXIT_OK, results
     code, lines = describe_failures(failed, hint=WAIT_HINT)
     for line in lines:
         out.error(line)
     return code, results
+
+
+def _interrupted(out: Output, stream: CancelStream, settled: list[int]) -> None:
+    """Where every id stands when the run is cut short: the operator must know what 3Commas may have
+    acted on (sent, no answer yet) and what was never sent."""
+    sent = stream.sent()
+    unsent = [i for i in stream.in_flight() if i not in set(sent)] + stream.not_started()
+    if out.json:
+        out.json_line(
+            {"kind": "interrupted", "settled": settled, "sent_not_settled": sent, "not_sent": unsent},
+            "result",
+        )
+    out.error(
+        f"interrupted: {len(settled)} settled (shown above), {len(sent)} sent but not settled, "
+        f"{len(unsent)} never sent"
+    )
+    if sent:
+        out.error(
+            "sent but not settled (3Commas may or may not have cancelled them; look with "
+            f"'smart-trades get ID'): {' '.join(map(str, sent))}"
+        )
+    if unsent:
+        out.error(f"never sent (not cancelled by this run): {' '.join(map(str, unsent))}")
 
 
 COMMANDS: Final[dict[str, Command]] = {

@@ -34,6 +34,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_RATE_LIMITED",
+    "EXIT_TERMINATED",
     "EXIT_USAGE",
     "UsageError",
     "describe_error",
@@ -48,6 +49,7 @@ EXIT_BANNED: Final = 4
 EXIT_RATE_LIMITED: Final = 5
 EXIT_CONNECTION: Final = 6
 EXIT_INTERRUPTED: Final = 130
+EXIT_TERMINATED: Final = 143
 
 EXIT_CODES_HELP: Final = """\
 exit status:
@@ -61,7 +63,9 @@ exit status:
   4    IP banned by 3Commas (418): send nothing until the ban is over
   5    rate limited (429): 3Commas' cool-down was longer than the client waits (--max-wait, --wait)
   6    3Commas unreachable: connection refused or broken, timeout
-  130  interrupted (Ctrl-C)
+  130  interrupted (Ctrl-C); a cancel first prints the ids settled, sent but not
+       settled, and never sent (with --json, one "kind": "interrupted" line too)
+  143  terminated (SIGTERM), with the same report
 A bulk cancel exits 3 or 4 when any id failed that way, else 5 or 6 when every
 failure had that cause; stderr has one line per distinct cause."""
 

@@ -32,9 +32,9 @@ from ._console import PROG
 __all__ = [
     "KIND_CANCEL_RESULT",
     "KIND_SMART_TRADE",
+    "RESULT_LABELS",
     "Output",
     "detail_rows",
-    "outcome",
     "plural",
     "result_row",
     "result_to_builtins",
@@ -169,10 +169,13 @@ def detail_rows(trade: SmartTrade) -> list[tuple[str, str]]:
     return rows
 
 
-def outcome(result: CancelResult) -> str:
-    if not result.ok:
-        return "failed"
-    return "already_final" if result.already_final else "cancelled"
+RESULT_LABELS: Final = {
+    "cancelled": "cancelled",
+    "already_final": "already final",
+    "final": "final",  # cancelled or on its way, but whether by this run cannot be told
+    "failed": "FAILED",
+    "unknown": "UNKNOWN",
+}
 
 
 def _error_line(error: ThreeCommasError) -> str:
@@ -181,13 +184,12 @@ def _error_line(error: ThreeCommasError) -> str:
 
 def result_row(result: CancelResult) -> list[str]:
     """One line of the cancel-results table, in :data:`RESULT_HEADERS` order."""
-    label = {"failed": "FAILED", "already_final": "already final", "cancelled": "cancelled"}[outcome(result)]
     trade = result.trade
     return [
         str(result.id),
         _text(trade.pair if trade is not None else None),
-        label,
-        _text(status_of(trade)),
+        RESULT_LABELS[result.outcome],
+        _text(result.status),
         _error_line(result.error) if result.error is not None else "",
     ]
 
@@ -202,8 +204,9 @@ def result_to_builtins(result: CancelResult) -> dict[str, Any]:
         "id": result.id,
         "ok": result.ok,
         "already_final": result.already_final,
-        "result": outcome(result),
-        "status": status_of(trade),
+        "result": result.outcome,
+        "final": result.final,
+        "status": result.status,
         "pair": trade.pair if trade is not None else None,
         "error": None
         if error is None

@@ -28,7 +28,7 @@ from ._credentials import (
     NOT_SHOWN,
 )
 from ._exit import EXIT_CODES_HELP, UsageError
-from ._settings import DOCUMENTED
+from ._settings import DOCUMENTED, ENV_LIMITS_STORAGE
 
 __all__ = ["DEFAULT_CONCURRENCY", "HelpShown", "ParseError", "check", "parse"]
 
@@ -268,7 +268,19 @@ class _Builder:
             type=_positive_seconds,
             metavar="SECONDS",
             default=default(None),
-            help=f"time limit of each request (default {DEFAULT_TIMEOUT:g})",
+            help=f"time limit of each request (default {DEFAULT_TIMEOUT:g}); for a cancel, of each id's "
+            "whole operation: its attempts and back-off and the GET that checks it together (waits for "
+            "3Commas' rate limit do not count)",
+        )
+        add(
+            group,
+            "--limits-storage",
+            metavar="URL",
+            default=default(None),
+            help=f"where the rate limiter keeps its state, shared by every command that names it (default: "
+            f"${ENV_LIMITS_STORAGE}, else a SQLite file under ${{XDG_STATE_HOME:-~/.local/state}}/"
+            "threecommas-async/, so consecutive commands share one allowance): sqlite:///PATH.db, "
+            "redis://host:port/db, or memory:// for this command alone",
         )
 
     def waiting_options(self, parser: argparse.ArgumentParser) -> None:
@@ -292,6 +304,19 @@ class _Builder:
             action="store_true",
             help="as long as it takes, with a countdown on stderr: the cancels go out when 3Commas "
             "takes requests again (a ban, 418, is never waited out)",
+        )
+
+    def final_wait(self, parser: argparse.ArgumentParser) -> None:
+        self.add(
+            parser,
+            "--wait-final",
+            type=_positive_seconds,
+            nargs="?",
+            const=120.0,
+            metavar="SECONDS",
+            help="after the cancels, wait until each cancelled SmartTrade is final (cancelled, not just "
+            "cancellation_pending), for at most SECONDS (default 120); confirmed through the list of "
+            "closed trades, 100 a request",
         )
 
     def concurrency(self, parser: argparse.ArgumentParser) -> None:
@@ -418,6 +443,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, frozenset[str]]:
     c = action("cancel", "cancel", "cancel SmartTrades by id, concurrently", _CANCEL_EPILOG)
     b.add(c, "ids", type=_positive_int, nargs="+", metavar="ID")
     b.concurrency(c)
+    b.final_wait(c)
 
     ca = action(
         "cancel-all",
@@ -431,6 +457,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, frozenset[str]]:
         ca, "--dry-run", action="store_true", help="list what would be cancelled and stop: no cancel is sent"
     )
     b.concurrency(ca)
+    b.final_wait(ca)
 
     cm = action("close-by-market", "close_by_market", "close one SmartTrade at market price now (panic sell)")
     b.add(cm, "id", type=_positive_int, metavar="ID")

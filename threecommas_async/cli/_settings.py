@@ -8,46 +8,66 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from collections.abc import Mapping
 from typing import Final
 
 from .._client import DEFAULT_TIMEOUT, ThreeCommasClient
 from .._events import EventHook
-from .._ratelimit import EndpointLimit, RateLimit
+from .._ratelimit import RateLimit
 from ._credentials import Credentials, base_url
 from ._exit import UsageError
 
-__all__ = ["DOCUMENTED", "limit_of", "make_client", "rate_limit"]
+__all__ = ["DOCUMENTED", "ENV_LIMITS_STORAGE", "limit_of", "limits_storage", "make_client", "rate_limit"]
 
 DOCUMENTED: Final = RateLimit()
 """3Commas' documented limits: the client's defaults, and what every limit here is scaled from."""
+ENV_LIMITS_STORAGE: Final = "THREECOMMAS_LIMITS_STORAGE"
+
+
+def limits_storage(args: argparse.Namespace, environ: Mapping[str, str]) -> str:
+    """``--limits-storage``, else ``$THREECOMMAS_LIMITS_STORAGE``, else a SQLite file in the user's state
+    directory: every command of this user on this machine shares one allowance, so back-to-back
+    commands never walk into a 429 or a ban that the one before provoked."""
+    chosen = getattr(args, "limits_storage", None) or environ.get(ENV_LIMITS_STORAGE, "").strip()
+    if chosen:
+        return chosen
+    state = environ.get("XDG_STATE_HOME", "").strip()
+    if not state or not os.path.isabs(state):
+        home = environ.get("HOME", "").strip() or os.path.expanduser("~")
+        state = os.path.join(home, ".local", "state")
+    return "sqlite:///" + os.path.join(state, "threecommas-async", "limits.db").lstrip("/")
 
 
 def rate_limit(
-    *, max_rate: float | None = None, max_wait: float | None = None, scale: float = 1.0
+    *,
+    max_rate: float | None = None,
+    max_wait: float | None = None,
+    scale: float = 1.0,
+    storage: str = DOCUMENTED.storage,
 ) -> RateLimit:
     """3Commas' documented limits (the client's defaults) with ``max_rate`` requests per minute and
     ``max_wait`` seconds of patience for a cool-down (``inf``: any), every duration divided by ``scale``
-    (the twin of the fake's ``RateLimits.scaled(scale)``)."""
-    return RateLimit(
-        max_rate=DOCUMENTED.max_rate if max_rate is None else max_rate,
-        time_period=DOCUMENTED.time_period / scale,
-        cooldown=DOCUMENTED.cooldown / scale,
-        endpoints={
-            key: EndpointLimit(limit.max_rate, limit.time_period / scale, limit.cooldown / scale)
-            for key, limit in DOCUMENTED.endpoints.items()
-        },
-        max_wait=(DOCUMENTED.max_wait if max_wait is None else max_wait) / scale,
-        ban_duration=DOCUMENTED.ban_duration / scale,
-        margin=DOCUMENTED.margin,
-    )
+    (the twin of the fake's ``RateLimits.scaled(scale)``), kept in ``storage``."""
+    changes: dict[str, object] = {"storage": storage}
+    if max_rate is not None:
+        changes["max_rate"] = max_rate
+    if max_wait is not None:
+        changes["max_wait"] = max_wait / scale
+    return RateLimit.scaled(scale, **changes)
 
 
-def limit_of(args: argparse.Namespace, scale: float) -> RateLimit:
+def limit_of(args: argparse.Namespace, scale: float, environ: Mapping[str, str]) -> RateLimit:
     """The client's rate limit for these options: only the client-wide window changes with --max-rate,
-    and only the patience for a cool-down with --wait / --max-wait."""
+    only the patience for a cool-down with --wait / --max-wait, and where it is kept with
+    --limits-storage."""
     max_wait = math.inf if args.wait else args.max_wait
-    return rate_limit(max_rate=args.max_rate, max_wait=max_wait, scale=scale)
+    try:
+        return rate_limit(
+            max_rate=args.max_rate, max_wait=max_wait, scale=scale, storage=limits_storage(args, environ)
+        )
+    except ValueError as exc:
+        raise UsageError(f"--limits-storage: {exc}") from None
 
 
 def make_client(
