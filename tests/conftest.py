@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -15,11 +16,19 @@ from typing import Any
 
 import pytest
 from aiohttp import ClientResponse, web
+from hypothesis import HealthCheck, settings
 
 from threecommas_async._signing import HMACSigner, RSASigner, signed_message
 from threecommas_async._storage import forget_storages
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# Hypothesis: a quick profile for every run (make test), a thorough one for CI (.ci/run runs both):
+# HYPOTHESIS_PROFILE=thorough pytest -m hypothesis. Tests set no max_examples of their own.
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large]
+settings.register_profile("quick", max_examples=40, deadline=None, suppress_health_check=_SLOW_OK)
+settings.register_profile("thorough", max_examples=4000, deadline=None, suppress_health_check=_SLOW_OK)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
 
 
 def _aioresponses_compat() -> None:

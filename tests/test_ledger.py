@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from threecommas_async._ledger import (
@@ -166,7 +166,6 @@ steps = st.lists(
 )
 
 
-@settings(max_examples=150, deadline=None)
 @given(steps=steps, limit=st.integers(1, 6))
 def test_no_window_the_server_can_measure_holds_more_than_the_limit(
     steps: list[tuple[float, str]], limit: int

@@ -20,7 +20,7 @@ from typing import Any, Final, TypeVar
 import msgspec
 import msgspec.inspect as mi
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 import threecommas_async.models as models
@@ -634,7 +634,6 @@ def expected_after_nulls(name: str, nulled: Iterable[JsonPath]) -> Any:
     return expected
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_documents())
 def test_extra_keys_nulls_and_number_forms_never_break_decoding(case: Mutated) -> None:
     nulls = "object or array" if case.nested_nulled else "scalars only" if case.nulled else "none"
@@ -676,7 +675,6 @@ def wrongly_typed_documents(draw: st.DrawFn) -> tuple[str, bytes, JsonPath]:
     return name, NUMBER_ENCODER.encode(document), path
 
 
-@settings(max_examples=200, deadline=None)
 @given(wrongly_typed_documents())
 def test_wrong_type_raises_validation_error_naming_the_path(case: tuple[str, bytes, JsonPath]) -> None:
     name, data, path = case

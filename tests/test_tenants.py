@@ -103,20 +103,23 @@ async def slow() -> AsyncIterator[Slow]:
 async def test_a_wait_for_a_pooled_connection_is_ours_and_costs_no_timeout_or_retry(slow: Slow) -> None:
     events: list[ClientEvent] = []
     connector = aiohttp.TCPConnector(limit=2)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        # 150 requests through 2 connections at 200 ms each: 15 s, longer than the 10 s connect timeout
-        # aiohttp would count the wait for a free connection against.
-        async with ThreeCommasClient(
+    # 150 requests through 2 connections at 200 ms each: 15 s, longer than the 10 s connect timeout
+    # aiohttp would count the wait for a free connection against.
+    limits = aiohttp.ClientTimeout(total=30, connect=10)
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        ThreeCommasClient(
             "k",
             "s",
             base_url=slow.base_url,
             session=session,
             rate_limit=None,
             event_hook=events.append,
-            timeout=aiohttp.ClientTimeout(total=30, connect=10),
-        ) as client:
-            trades = await asyncio.gather(*(client.smart_trades.get(1) for _ in range(150)))
-            budget = client._budget
+            timeout=limits,
+        ) as client,
+    ):
+        trades = await asyncio.gather(*(client.smart_trades.get(1) for _ in range(150)))
+        budget = client._budget
     assert len(trades) == 150 and slow.requests == 150
     assert [e for e in events if e.kind == "retry"] == []
     assert budget is not None and budget.tokens == budget.capacity
