@@ -17,15 +17,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import subprocess
 import sys
 from collections import Counter
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from threecommas_async.testing import FakeThreeCommas
 
-from ._common import pin
+from ._common import ROOT, pin
+from ._variants import Target
 
 
 def _reply(obj: dict[str, Any]) -> None:
@@ -78,6 +82,56 @@ async def _serve(cpu: int | None) -> None:
                 _reply({"ok": True})
                 break
             _reply(_handle(server, cmd))
+
+
+class ServerProcess:
+    """``python -m benchmarks._server`` as a child, spoken to with one JSON line per command."""
+
+    def __init__(self, cpu: int | None) -> None:
+        cmd = [sys.executable, "-m", "benchmarks._server"]
+        if cpu is not None:
+            cmd += ["--cpu", str(cpu)]
+        self._proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+        )
+        hello = self._read()
+        self.target = Target(hello["base_url"], hello["api_key"], hello["api_secret"], hello["pid"])
+        self.pid: int = hello["pid"]
+        self.cpu: int | None = hello["cpu"]
+
+    def _read(self) -> dict[str, Any]:
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the benchmark server exited (status {self._proc.poll()})")
+        answer: dict[str, Any] = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError(f"benchmark server: {answer['error']}")
+        return answer
+
+    def call(self, op: str, **kwargs: Any) -> dict[str, Any]:
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(json.dumps({"op": op, **kwargs}) + "\n")
+        self._proc.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            with contextlib.suppress(Exception):
+                self.call("quit")
+            try:
+                self._proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
 
 
 def main(argv: list[str] | None = None) -> int:

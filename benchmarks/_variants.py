@@ -17,7 +17,7 @@ import importlib
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -53,7 +53,7 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class Run:
-    """One measured batch of one variant."""
+    """One measured batch of one variant; the last four fields are derived from the others."""
 
     ids: int
     cancelled: int
@@ -62,24 +62,22 @@ class Run:
     warmup_ids: int
     warmup_cancelled: int
     server_cpu_s: float | None = None
+    cpu_us_per_cancel: float = field(init=False)
+    cancels_per_s: float = field(init=False)
+    client_busy: float = field(init=False)
+    """Share of the wall time the client spent on CPU (1.0: one core saturated: client-bound)."""
+    server_busy: float | None = field(init=False)
+    """Share of the wall time the server spent on CPU (near 1.0: the server is the bottleneck)."""
 
-    @property
-    def cpu_us_per_cancel(self) -> float:
-        return self.cpu_s / self.ids * 1e6
-
-    @property
-    def client_busy(self) -> float:
-        """Share of the wall time the client spent on CPU (1.0: one core saturated: client-bound)."""
-        return self.cpu_s / self.wall_s
-
-    @property
-    def server_busy(self) -> float | None:
-        """Share of the wall time the server spent on CPU (near 1.0: the server is the bottleneck)."""
-        return None if self.server_cpu_s is None else self.server_cpu_s / self.wall_s
-
-    @property
-    def cancels_per_s(self) -> float:
-        return self.ids / self.wall_s
+    def __post_init__(self) -> None:
+        derived = {
+            "cpu_us_per_cancel": self.cpu_s / self.ids * 1e6,
+            "cancels_per_s": self.ids / self.wall_s,
+            "client_busy": self.cpu_s / self.wall_s,
+            "server_busy": None if self.server_cpu_s is None else self.server_cpu_s / self.wall_s,
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
 
 
 AsyncWorker = Callable[[Iterator[int]], Awaitable[int]]

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 SKIPPED = "skipped (install .[bench])"
 VARIANTS = (
@@ -55,68 +57,85 @@ def _has(module: str) -> bool:
 
 def _check_common(report: dict[str, Any]) -> None:
     assert report["correct"] is True
-    for key in ("timestamp", "machine", "config", "cancel", "server", "rss", "decode", "limiter", "goals"):
+    for key in ("timestamp", "machine", "config", "server", "results", "goals", "phases_s"):
         assert key in report, key
+    results = report["results"]
+    for key in ("cancel", "rss", "decode", "limiter"):
+        assert key in results, key
+        assert report["phases_s"][key] > 0, key
     machine = report["machine"]
     assert machine["python"] and machine["platform"] and machine["cpu_count"] >= 1
     assert report["config"]["quick"] is True
-    assert report["server"]["only_200s"] is True
+    server = report["server"]
+    assert server["only_200s"] is True
+    assert server["by_status"] == {"200": server["expected_200s"]}
+    assert server["expected_200s"] > 0
 
-    variants = report["cancel"]["variants"]
-    assert set(variants) == set(VARIANTS)
+    cancel = results["cancel"]
+    variants, skipped = cancel["variants"], cancel["skipped"]
+    assert set(variants) | set(skipped) == set(VARIANTS)
+    assert not set(variants) & set(skipped)
+    for key, s in skipped.items():
+        assert s["reason"] == SKIPPED and s["label"], key
     for key, v in variants.items():
-        if not v["available"]:
-            assert v["skipped"] == SKIPPED, key
-            continue
         assert v["cpu_us_per_cancel"] > 0 and v["cancels_per_s"] > 0, key
         assert v["cpu_ratio_vs_b"] > 0 and v["rate_ratio_vs_b"] > 0, key
         # Every variant cancelled exactly the ids it was given, by its own count and by the server's.
         assert v["ids_given"] > 0 and v["ids_cancelled"] == v["ids_given"], key
-        assert v["server_verified"] is True, key
+        assert v["server_verified"] is True and v["correct"] is True, key
         assert v["server_statuses"] == {"cancellation_pending": v["ids_given"]}, key
-        assert sum(run["kept"] for run in v["rounds"]) == report["config"]["rounds"], key
-        for run in v["rounds"]:
+        assert sum(a["kept"] for a in v["rounds"]) == report["config"]["rounds"], key
+        for attempt in v["rounds"]:
+            run = attempt["run"]
             assert run["cancelled"] == run["ids"] > 0, key
             assert run["warmup_cancelled"] == run["warmup_ids"], key
             assert run["wall_s"] > 0 and run["cpu_s"] > 0, key
+            assert run["cpu_us_per_cancel"] == pytest.approx(run["cpu_s"] / run["ids"] * 1e6), key
     for key in (v for v in VARIANTS if v != "d_py3cw"):  # everything but py3cw needs only .[dev]
-        assert variants[key]["available"] is True, key
+        assert key in variants, key
     assert variants["b_aiohttp_json"]["cpu_ratio_vs_b"] == 1.0
+    assert cancel["middleware_cost"]["cpu_us_per_cancel"] == pytest.approx(
+        variants["e_aiohttp_middleware_msgspec"]["cpu_us_per_cancel"]
+        - variants["c_aiohttp_msgspec"]["cpu_us_per_cancel"]
+    )
 
-    rss = report["rss"]
+    rss = results["rss"]
     assert rss["cancelled"] == rss["ids"] > 0
     assert rss["server_verified"] is True
-    assert rss["peak_rss_mb"] > 0 and rss["wall_s"] > 0
+    assert rss["peak_rss_mb"] >= rss["baseline_rss_mb"] > 0 and rss["wall_s"] > 0
 
-    decode = report["decode"]
+    decode = results["decode"]
     assert decode["body_bytes"] > 0
     for key in ("msgspec_smart_trade", "json_loads"):
         assert decode["variants"][key]["us_per_decode"] > 0, key
+    assert decode["variants"]["msgspec_smart_trade"]["ratio_vs_msgspec"] == 1.0
 
     for scenario, keys in (
         ("fast_path", ("gate", "gate_off", "aiolimiter")),
         ("waiters", ("gate", "aiolimiter")),
     ):
         for key in keys:
-            entry = report["limiter"][scenario][key]
+            entry = results["limiter"][scenario][key]
             assert entry["served"] == entry["acquisitions"] > 0, (scenario, key)
             assert entry["ns_per_acquire"] > 0 and entry["cpu_s"] > 0, (scenario, key)
 
     goals = report["goals"]
     assert len(goals) == 3
     assert all(g["status"] in ("PASS", "MISS", "SKIPPED") for g in goals)
+    for g in goals:
+        assert g["status"] == "SKIPPED" or g["numbers"], g
 
 
 def test_quick_benchmark_reports_every_number(tmp_path: Path) -> None:
     report, stdout = _run(tmp_path, "-m", "benchmarks")
     _check_common(report)
-    py3cw = report["cancel"]["variants"]["d_py3cw"]
-    assert py3cw["available"] is _has("py3cw")
-    pydantic = report["decode"]["variants"]["pydantic_v2"]
-    assert pydantic["available"] is _has("pydantic")
-    if pydantic["available"]:
-        assert pydantic["us_per_decode"] > 0
-    if not (py3cw["available"] and pydantic["available"]):
+    results = report["results"]
+    assert ("d_py3cw" in results["cancel"]["variants"]) is _has("py3cw")
+    decoders = results["decode"]["variants"]
+    assert ("pydantic_v2" in decoders) is _has("pydantic")
+    if "pydantic_v2" in decoders:
+        assert decoders["pydantic_v2"]["us_per_decode"] > 0
+    if not (_has("py3cw") and _has("pydantic")):
         assert SKIPPED in stdout
     for line in ("CPU µs/cancel", "Goals", "JSON report"):
         assert line in stdout
@@ -126,7 +145,7 @@ def test_quick_benchmark_without_bench_extras(tmp_path: Path) -> None:
     small = ("--cancels", "100", "--warmup", "20", "--rss-cancels", "300")
     report, stdout = _run(tmp_path, "-c", _WITHOUT_EXTRAS, extra=small)
     _check_common(report)
-    assert report["cancel"]["variants"]["d_py3cw"]["available"] is False
-    assert report["decode"]["variants"]["pydantic_v2"]["available"] is False
+    assert "d_py3cw" in report["results"]["cancel"]["skipped"]
+    assert "pydantic_v2" in report["results"]["decode"]["skipped"]
     assert [g["status"] for g in report["goals"]][1] == "SKIPPED"
     assert stdout.count(SKIPPED) >= 3  # the py3cw row, the pydantic row, the py3cw goal

@@ -1,0 +1,78 @@
+"""Interleaved rounds: every item (a client variant, a size, …) runs once per round, starting one item
+later each round so that machine noise falls on all alike; a run that another process disturbed is
+repeated with fresh ids (see :func:`contended`), and the last attempt stands for its round."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from ._variants import Run
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One run of one item in one round (both counted from 1)."""
+
+    round: int
+    attempt: int
+    contended: bool
+    kept: bool  # the run that stands for its round: the last attempt
+    run: Run
+
+
+def contended(run: Run, below: float) -> bool:
+    """Did another process take CPU from this run? With C requests in flight on loopback, one side is
+    always the bottleneck and saturates its core; if neither is busy ``below`` of the wall time, someone
+    else was using the cores. Unknown (no ``/proc``): never flagged."""
+    server = run.server_busy
+    return server is not None and run.client_busy < below and server < below
+
+
+def rotated(items: Sequence[T], k: int) -> list[T]:
+    k %= len(items)
+    return [*items[k:], *items[:k]]
+
+
+def kept(attempts: Sequence[Attempt]) -> list[Run]:
+    """One run per round: the statistics are medians over these."""
+    return [a.run for a in attempts if a.kept]
+
+
+def progress(rnd: int, rounds: int, label: str, run: Run, note: str = "") -> None:
+    server_busy = "n/a" if (sb := run.server_busy) is None else f"{sb:.0%}"
+    print(
+        f"  round {rnd}/{rounds}  {label} "
+        f"{run.cancelled:>6}/{run.ids} cancelled  {run.cpu_us_per_cancel:8.1f} µs CPU/cancel  "
+        f"{run.cancels_per_s:9,.0f} cancels/s  busy {run.client_busy:.0%}/{server_busy}" + note,
+        flush=True,
+    )
+
+
+def run_rounds(
+    items: Sequence[T],
+    *,
+    rounds: int,
+    retries: int,
+    contended_below: float,
+    measure: Callable[[T], Run],
+    label: Callable[[T], str],
+) -> list[list[Attempt]]:
+    """Every attempt of every item, in the order of ``items``; prints one progress line per run."""
+    attempts: list[list[Attempt]] = [[] for _ in items]
+    order = list(range(len(items)))
+    for rnd in range(1, rounds + 1):
+        for i in rotated(order, rnd - 1):
+            for attempt in range(1, retries + 2):
+                run = measure(items[i])
+                noisy = contended(run, contended_below)
+                again = noisy and attempt <= retries
+                attempts[i].append(Attempt(rnd, attempt, noisy, not again, run))
+                note = "  contended: repeated" if again else "  contended" if noisy else ""
+                progress(rnd, rounds, label(items[i]), run, note)
+                if not again:
+                    break
+    return attempts
