@@ -1,7 +1,8 @@
 """The benchmark command: ``python -m benchmarks [--quick] [--json PATH] …`` (options: ``_config``).
 
 Order of a run:
-1. start the fake server in its own process, pinned to the first CPU; pin this process to the second;
+1. start the fake server in its own process (``testing._process.FakeProcess``), pinned to the first CPU;
+   pin this process to the second;
 2. run every section that needs the server, in the order of :func:`sections` (the cancel table, the
    memory run, …); each checks with the server that its ids are cancelled;
 3. stop the server and check its counters: nothing but 200s, one per seeded id;
@@ -19,8 +20,9 @@ import os
 import time
 from typing import Any
 
+from threecommas_async.testing._process import FakeProcess, allowed_cpus, pin_cpu
+
 from ._cancel import CancelSection
-from ._common import allowed_cpus, pin
 from ._config import Config, config
 from ._decode import DecodeSection
 from ._limiter import LimiterSection
@@ -28,7 +30,11 @@ from ._machine import loadavg, machine
 from ._memory import MemorySection
 from ._report import Report, ServerStats, write
 from ._section import Bench, Section
-from ._server import ServerProcess
+
+SERVER_OPTIONS: dict[str, Any] = {"rate_limit": None, "record_requests": False, "cancel_delay": None}
+"""Nothing but the cancels: no limiter, no traffic record, and a cancelled trade stays
+``cancellation_pending`` (so the server does no timed work during a run, and a second DELETE of an id
+would answer 403, which the final check would catch)."""
 
 
 def sections(cfg: Config) -> list[Section[Any]]:
@@ -69,28 +75,28 @@ def main(argv: list[str] | None = None) -> int:
         results[part.key] = part.run(bench)
         phases.done(part.key)
 
-    with ServerProcess(server_cpu) as server:
-        pin(client_cpu)
+    with FakeProcess(cpu=server_cpu, **SERVER_OPTIONS) as server:
+        pin_cpu(client_cpu)
         phases.done("server_start")
         where = (
             f"server pid {server.pid} on CPU {server.cpu}, client pid {os.getpid()} on CPU {client_cpu}"
             if client_cpu is not None
             else "no CPU pinning available: server and client share the machine's CPUs"
         )
-        print(f"Fake 3Commas at {server.target.base_url} ({where})", flush=True)
+        print(f"Fake 3Commas at {server.base_url} ({where})", flush=True)
         bench.server = server
         for part in parts:
             if part.needs_server:
                 run(part)
-        stats = server.call("stats")
+        stats = server.stats()
+        server_cpu = server.cpu
         bench.server = None
-    by_status = {int(k): v for k, v in stats["by_status"].items()}
     server_stats = ServerStats(
-        requests=stats["requests"],
-        by_status=by_status,
-        by_route=stats["by_route"],
+        requests=stats.requests,
+        by_status=stats.by_status,
+        by_route=stats.by_route,
         expected_200s=bench.seeded,
-        only_200s=by_status == {200: bench.seeded},
+        only_200s=stats.by_status == {200: bench.seeded},
     )
     for part in parts:
         if not part.needs_server:
@@ -107,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     report = Report(
         timestamp=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         elapsed_s=time.perf_counter() - started,
-        machine=machine(cpus, server.cpu, client_cpu, load_before),
+        machine=machine(cpus, server_cpu, client_cpu, load_before),
         config=cfg,
         phases_s=phases.seconds,
         server=server_stats,

@@ -19,8 +19,9 @@ import time
 from typing import Any
 
 from threecommas_async import ThreeCommasClient
+from threecommas_async.testing._process import pin_cpu
 
-from ._common import PENDING, current_rss_mb, peak_rss_mb, pin
+from ._common import PENDING, current_rss_mb, peak_rss_mb
 
 
 async def _run(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -66,7 +67,7 @@ async def _run(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> int:
     cfg = json.loads(sys.stdin.readline())
-    pin(cfg.get("cpu"))
+    pin_cpu(cfg.get("cpu"))
     print(json.dumps(asyncio.run(_run(cfg))), flush=True)
     return 0
 

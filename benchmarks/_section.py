@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol, TypeVar
 
+from threecommas_async.testing._process import FakeProcess
+
 from ._goals import Goal
-from ._server import ServerProcess
 from ._variants import Target
 
 R = TypeVar("R")
@@ -39,28 +40,28 @@ class Bench:
     """
 
     client_cpu: int | None
-    server: ServerProcess | None = None
+    server: FakeProcess | None = None
     seeded: int = 0
 
     @property
     def target(self) -> Target:
-        return self._server().target
+        s = self._server()
+        return Target(s.base_url, s.api_key, s.api_secret, s.pid)
 
-    def _server(self) -> ServerProcess:
+    def _server(self) -> FakeProcess:
         if self.server is None:
             raise RuntimeError("this section ran after the fake server stopped: set needs_server = True")
         return self.server
 
     def seed(self, n: int) -> list[int]:
         """``n`` fresh SmartTrade ids (seeding is never measured)."""
-        ids: list[int] = self._server().call("seed", n=n)["ids"]
+        ids = self._server().seed_trades(n)
         self.seeded += len(ids)
         return ids
 
     def statuses(self, ids: Sequence[int]) -> dict[str, int]:
         """How many of ``ids`` the server holds in each status."""
-        counts: dict[str, int] = self._server().call("statuses", ids=list(ids))["statuses"]
-        return counts
+        return self._server().status_counts(ids)
 
 
 class Section(Protocol[R]):
