@@ -23,8 +23,9 @@ from typing import Any
 from threecommas_async.testing._process import FakeProcess, allowed_cpus, pin_cpu
 
 from ._cancel import CancelSection
-from ._config import Config, config
+from ._config import Config, config, parser
 from ._decode import DecodeSection
+from ._lag import LagSection
 from ._limiter import LimiterSection
 from ._machine import loadavg, machine
 from ._memory import MemorySection
@@ -39,12 +40,17 @@ would answer 403, which the final check would catch)."""
 
 def sections(cfg: Config) -> list[Section[Any]]:
     """Every section of a run, in the order they are printed."""
-    return [
+    every: list[Section[Any]] = [
         CancelSection(cfg),
+        LagSection(cfg),
         DecodeSection(cfg.quick),
         LimiterSection(cfg.limiter_fast_n, cfg.limiter_waiters),
         MemorySection(cfg.rss_cancels, cfg.concurrency),
     ]
+    unknown = set(cfg.only) - {s.key for s in every}
+    if unknown:
+        parser().error(f"--only: unknown section(s) {', '.join(sorted(unknown))}")
+    return [s for s in every if not cfg.only or s.key in cfg.only]
 
 
 class _Phases:

@@ -12,6 +12,10 @@ CONTENDED_BELOW = 0.9
 """A run where neither the client nor the server was busy this share of the wall time was disturbed."""
 
 
+CURVE_SIZES = (100, 1000, 10_000, 50_000)
+QUICK_CURVE_SIZES = (100, 500)
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     quick: bool
@@ -24,6 +28,12 @@ class Config:
     limiter_fast_n: int
     limiter_waiters: int
     json_path: Path
+    uvloop: bool = False
+    lag_cancels: int = 2000
+    curve_sizes: tuple[int, ...] = CURVE_SIZES
+    curve_rounds: int = 3
+    only: tuple[str, ...] = ()
+    """Section keys to run (empty: every section)."""
     contended_below: float = CONTENDED_BELOW
 
 
@@ -31,8 +41,9 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="Client CPU and throughput of SmartTrade cancels (this SDK, hand-written aiohttp, "
-        "py3cw) against a loopback fake 3Commas in another process, plus decode, limiter and memory "
-        "micro-benchmarks. Prints a table and writes a JSON report.",
+        "py3cw, a raw-protocol floor) against a loopback fake 3Commas in another process, the event "
+        "loop's lag during cancels, the cancel_many size curve, plus decode, limiter and memory "
+        "micro-benchmarks. Prints tables and writes a JSON report.",
     )
     p.add_argument(
         "--quick", action="store_true", help="CI-sized run: a few seconds, numbers indicative only"
@@ -58,11 +69,54 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--rss-cancels", type=int, default=None, metavar="N", help="ids of the cancel_many memory run"
     )
+    p.add_argument(
+        "--lag-cancels", type=int, default=None, metavar="N", help="measured cancels of each loop-lag run"
+    )
+    p.add_argument(
+        "--curve-sizes",
+        type=_sizes,
+        default=None,
+        metavar="N,N,...",
+        help="batch sizes of the cancel_many size curve (default "
+        + ",".join(map(str, CURVE_SIZES))
+        + "; "
+        + ",".join(map(str, QUICK_CURVE_SIZES))
+        + " with --quick)",
+    )
+    p.add_argument(
+        "--curve-rounds", type=int, default=None, metavar="R", help="rounds of the size curve (default 3)"
+    )
+    p.add_argument(
+        "--uvloop",
+        action="store_true",
+        help="run the cancel and loop-lag rows on uvloop as well (the uvloop extra; skipped if missing)",
+    )
+    p.add_argument(
+        "--only",
+        type=_keys,
+        default=(),
+        metavar="KEY,...",
+        help="run only these sections (cancel, loop_lag, curve, decode, limiter, rss)",
+    )
     return p
 
 
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of sizes: {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"every size must be positive: {text!r}")
+    return sizes
+
+
+def _keys(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
 def config(argv: list[str] | None = None) -> Config:
-    """Parse ``argv``; a count below 1 exits with status 2 and a message naming the option."""
+    """Parse ``argv``; a bad value exits with status 2 and a message naming the option."""
     p = parser()
     args = p.parse_args(argv)
     quick: bool = args.quick
@@ -85,7 +139,12 @@ def config(argv: list[str] | None = None) -> Config:
         warmup=pick("--warmup", args.warmup, 300, 64),
         rss_cancels=pick("--rss-cancels", args.rss_cancels, 10_000, 2000),
         retries=args.retries if args.retries is not None else (0 if quick else 2),
-        limiter_fast_n=20_000 if quick else 200_000,
-        limiter_waiters=2000 if quick else 10_000,
+        limiter_fast_n=10_000 if quick else 200_000,
+        limiter_waiters=1000 if quick else 10_000,
         json_path=args.json if args.json is not None else DEFAULT_JSON,
+        uvloop=args.uvloop,
+        lag_cancels=pick("--lag-cancels", args.lag_cancels, 2000, 200),
+        curve_sizes=args.curve_sizes or (QUICK_CURVE_SIZES if quick else CURVE_SIZES),
+        curve_rounds=pick("--curve-rounds", args.curve_rounds, 3, 1),
+        only=args.only,
     )

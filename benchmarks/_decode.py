@@ -61,7 +61,7 @@ def _check_same(msgspec_trade: Any, pydantic_trade: Any) -> None:
 def run_decode(*, quick: bool) -> DecodeReport:
     """One result per decoder; pydantic is skipped when it is not installed."""
     data = SEED_FIXTURE.read_bytes()
-    target_s, repeats = (0.03, 3) if quick else (0.25, 7)
+    target_s, repeats = (0.01, 3) if quick else (0.25, 7)
     decoders: list[tuple[str, str, Callable[[bytes], Any] | None]] = [
         (MSGSPEC, "msgspec SMART_TRADE_DECODER.decode", SMART_TRADE_DECODER.decode),
         ("json_loads", "json.loads (dicts, no Decimal/datetime)", json.loads),

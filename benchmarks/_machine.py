@@ -9,7 +9,16 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
-PACKAGES = ("threecommas-async", "aiohttp", "msgspec", "aiolimiter", "py3cw", "requests", "pydantic")
+PACKAGES = (
+    "threecommas-async",
+    "aiohttp",
+    "msgspec",
+    "aiolimiter",
+    "py3cw",
+    "requests",
+    "pydantic",
+    "uvloop",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from ._variants import Run
+from ._run import Run
 
 T = TypeVar("T")
 
@@ -63,6 +63,7 @@ def run_rounds(
 ) -> list[list[Attempt]]:
     """Every attempt of every item, in the order of ``items``; prints one progress line per run."""
     attempts: list[list[Attempt]] = [[] for _ in items]
+    width = max((len(label(item)) for item in items), default=0)
     order = list(range(len(items)))
     for rnd in range(1, rounds + 1):
         for i in rotated(order, rnd - 1):
@@ -72,7 +73,7 @@ def run_rounds(
                 again = noisy and attempt <= retries
                 attempts[i].append(Attempt(rnd, attempt, noisy, not again, run))
                 note = "  contended: repeated" if again else "  contended" if noisy else ""
-                progress(rnd, rounds, label(items[i]), run, note)
+                progress(rnd, rounds, f"{label(items[i]):<{width}}", run, note)
                 if not again:
                     break
     return attempts

@@ -15,7 +15,7 @@ from typing import Final, Protocol, TypeVar
 from threecommas_async.testing._process import FakeProcess
 
 from ._goals import Goal
-from ._variants import Target
+from ._run import Target
 
 R = TypeVar("R")
 
