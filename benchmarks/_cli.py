@@ -24,6 +24,7 @@ from threecommas_async.testing._process import FakeProcess, allowed_cpus, pin_cp
 
 from ._cancel import CancelSection
 from ._config import Config, config, parser
+from ._curve import CurveSection
 from ._decode import DecodeSection
 from ._lag import LagSection
 from ._limiter import LimiterSection
@@ -43,6 +44,7 @@ def sections(cfg: Config) -> list[Section[Any]]:
     every: list[Section[Any]] = [
         CancelSection(cfg),
         LagSection(cfg),
+        CurveSection(cfg),
         DecodeSection(cfg.quick),
         LimiterSection(cfg.limiter_fast_n, cfg.limiter_waiters),
         MemorySection(cfg.rss_cancels, cfg.concurrency),

@@ -1,38 +1,32 @@
-"""Memory: a fresh process (``python -m benchmarks._rss``) runs only one ``cancel_many`` over
-``rss_cancels`` ids and reports its peak RSS; the server then confirms every id is cancelled."""
+"""Memory: one ``cancel_many`` over ``rss_cancels`` ids in a fresh process (see ``_isolated``), no
+warm-up, so its baseline is the process before the first request; the server then confirms every id is
+cancelled. Results are consumed as they stream in and kept only as a count, as a bot would."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Final
 
-import msgspec
-
-from ._common import PENDING, ROOT
+from ._common import PENDING
 from ._goals import Goal, goal
+from ._isolated import Job, Memory, isolation
+from ._run import Run
 from ._section import Bench
 from ._table import table
 
 GOAL_RSS_MB: Final = 150.0
 GOAL_IDS: Final = 10_000
+VARIANT: Final = "a_sdk_cancel_many"
 
 
 @dataclass(frozen=True, slots=True)
 class MemoryResult:
     ids: int
     cancelled: int
-    baseline_rss_mb: float
-    peak_rss_mb: float
-    peak_rss_source: str
-    rss_before_mb: float | None
-    rss_after_mb: float | None
-    wall_s: float
-    cpu_s: float
-    server_statuses: dict[str, int] = field(default_factory=dict)  # filled in by the parent
-    server_verified: bool = False
+    run: Run
+    memory: Memory
+    server_statuses: dict[str, int]
+    server_verified: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,47 +38,32 @@ class MemorySection:
 
     def run(self, bench: Bench) -> MemoryResult:
         ids = bench.seed(self.rss_cancels)
-        t = bench.target
-        job = {
-            "base_url": t.base_url,
-            "api_key": t.api_key,
-            "api_secret": t.api_secret,
-            "ids": ids,
-            "concurrency": self.concurrency,
-            "cpu": bench.client_cpu,
-        }
-        proc = subprocess.run(
-            [sys.executable, "-m", "benchmarks._rss"],
-            cwd=ROOT,
-            input=json.dumps(job) + "\n",
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"memory benchmark failed:\n{proc.stderr}")
+        with isolation() as run:
+            done = run(Job(VARIANT, bench.target, [], ids, self.concurrency, bench.client_cpu))
         statuses = bench.statuses(ids)
-        return replace(
-            msgspec.json.decode(proc.stdout, type=MemoryResult),
+        return MemoryResult(
+            ids=len(ids),
+            cancelled=done.run.cancelled,
+            run=done.run,
+            memory=done.memory,
             server_statuses=statuses,
             server_verified=statuses == {PENDING: len(ids)},
         )
 
     def render(self, result: MemoryResult) -> str:
-        r = result
+        r, m = result, result.memory
         before_after = (
             "n/a"
-            if r.rss_before_mb is None or r.rss_after_mb is None
-            else f"{r.rss_before_mb:.1f} / {r.rss_after_mb:.1f}"
+            if m.rss_before_mb is None or m.rss_after_mb is None
+            else f"{m.rss_before_mb:.1f} / {m.rss_after_mb:.1f}"
         )
         rows = [
-            [f"peak RSS (MB, {r.peak_rss_source})", f"{r.peak_rss_mb:.1f}"],
-            ["peak RSS before the first request (MB)", f"{r.baseline_rss_mb:.1f}"],
+            [f"peak RSS (MB, {m.peak_rss_source})", f"{m.peak_rss_mb:.1f}"],
+            ["peak RSS before the first request (MB)", f"{m.baseline_rss_mb:.1f}"],
             ["current RSS before / after (MB)", before_after],
             ["cancelled", f"{r.cancelled:,}/{r.ids:,}"],
-            ["wall (s)", f"{r.wall_s:.2f}"],
-            ["CPU µs/cancel", f"{r.cpu_s / r.ids * 1e6:.1f}"],
+            ["wall (s)", f"{r.run.wall_s:.2f}"],
+            ["CPU µs/cancel", f"{r.run.cpu_us_per_cancel:.1f}"],
         ]
         return (
             f"Memory: one cancel_many over {r.ids:,} ids in a fresh process "
@@ -92,16 +71,16 @@ class MemorySection:
         )
 
     def goals(self, result: MemoryResult) -> list[Goal]:
-        r = result
+        r, m = result, result.memory
         note = "" if r.ids == GOAL_IDS else f" (run with {r.ids:,} ids, not {GOAL_IDS:,})"
         return [
             goal(
                 f"{r.ids:,} cancels in one cancel_many: peak RSS{note}",
                 f"< {GOAL_RSS_MB:.0f} MB, every id cancelled",
-                f"{r.peak_rss_mb:.1f} MB peak ({r.baseline_rss_mb:.1f} MB before the first request), "
+                f"{m.peak_rss_mb:.1f} MB peak ({m.baseline_rss_mb:.1f} MB before the first request), "
                 f"{r.cancelled:,}/{r.ids:,} cancelled",
-                r.peak_rss_mb < GOAL_RSS_MB and r.cancelled == r.ids,
-                peak_rss_mb=r.peak_rss_mb,
+                m.peak_rss_mb < GOAL_RSS_MB and r.cancelled == r.ids,
+                peak_rss_mb=m.peak_rss_mb,
                 ids=r.ids,
             )
         ]

@@ -171,7 +171,8 @@ def _check_report(report: dict[str, Any], sections: tuple[str, ...], uvloop: boo
     if "rss" in results:
         rss = results["rss"]
         assert rss["cancelled"] == rss["ids"] == 100 and rss["server_verified"] is True
-        assert rss["peak_rss_mb"] >= rss["baseline_rss_mb"] > 0 and rss["wall_s"] > 0
+        assert rss["memory"]["peak_rss_mb"] >= rss["memory"]["baseline_rss_mb"] > 0
+        _check_run(rss["run"], "rss")
     if "decode" in results:
         decode = results["decode"]
         assert decode["body_bytes"] > 0
@@ -196,7 +197,7 @@ def _check_report(report: dict[str, Any], sections: tuple[str, ...], uvloop: boo
 
 def test_quick_benchmark_reports_every_number(tmp_path: Path) -> None:
     report, stdout = _run(tmp_path, "-m", "benchmarks")
-    every = ("cancel", "loop_lag", "decode", "limiter", "rss")
+    every = ("cancel", "loop_lag", "curve", "decode", "limiter", "rss")
     _check_report(report, every, uvloop=_has("uvloop"))
     results = report["results"]
     assert ("d_py3cw" in results["cancel"]["variants"]) is _has("py3cw")
@@ -204,14 +205,15 @@ def test_quick_benchmark_reports_every_number(tmp_path: Path) -> None:
     assert ("pydantic_v2" in decoders) is _has("pydantic")
     if "pydantic_v2" in decoders:
         assert decoders["pydantic_v2"]["us_per_decode"] > 0
-    # 2 cancel goals, the memory goal
-    assert len(report["goals"]) == 2 + 1
+    # 2 cancel goals, one per curve size, the memory goal
+    assert len(report["goals"]) == 2 + len(CURVE_SIZES) + 1
     if not all(_has(m) for m in EXTRAS):
         assert SKIPPED in stdout or "uvloop is not installed" in stdout
     for line in (
         "CPU µs/cancel",
         "Floor (f)",
         "Event-loop lag",
+        "cancel_many size curve",
         "Goals",
         "JSON report",
     ):
