@@ -6,6 +6,7 @@ import asyncio
 import multiprocessing
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -86,14 +87,26 @@ def test_commands_run_in_the_child_and_stop_leaves_no_process() -> None:
         fake.seed_trades(1)
 
 
-def test_bad_options_fail_the_start_without_echoing_values() -> None:
-    fake = FakeProcess(api_secret=SECRET, no_such_option=1)
-    with pytest.raises(FakeProcessError) as caught:
-        fake.start()
+def test_bad_options_raise_before_any_child_exists() -> None:
+    with pytest.raises(TypeError, match="no_such_option"):
+        FakeProcess(api_secret=SECRET, no_such_option=1)
+    with pytest.raises(ValueError, match="conflict_status"):
+        FakeProcess(conflict_status=500)
+    assert multiprocessing.active_children() == []
+
+
+def test_a_fake_that_cannot_listen_fails_the_start_without_echoing_values() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        fake = FakeProcess(port=taken.getsockname()[1], api_secret=SECRET)
+        with pytest.raises(FakeProcessError) as caught:
+            fake.start()
     message = str(caught.value)
-    assert "no_such_option" in message and "api_secret" in message
+    assert "the fake did not start (options: api_secret, port): OSError" in message
     assert SECRET not in message
     assert not fake.running
+    assert multiprocessing.active_children() == []
 
 
 def test_start_timeout_kills_the_child() -> None:

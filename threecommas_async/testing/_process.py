@@ -177,7 +177,7 @@ async def _serve(
         await server.start()
     except Exception as exc:
         given = ", ".join(sorted(options)) or "none"  # names only: a value may be a secret
-        conn.send(("error", f"FakeThreeCommas(**options) failed (options: {given}): {_describe(exc)}"))
+        conn.send(("error", f"the fake did not start (options: {given}): {_describe(exc)}"))
         return
     loop = asyncio.get_running_loop()
     try:
@@ -227,9 +227,14 @@ class FakeProcess:
     """``FakeThreeCommas(**options)`` in a spawned child process, optionally pinned to ``cpu``.
 
     ``options`` are the fake's constructor keywords (they are pickled: ``RateLimits`` and the like are
-    fine). ``commands`` adds to or replaces entries of :data:`COMMANDS`. ``start_timeout`` bounds the
-    start (interpreter, imports, listening socket); ``call_timeout`` bounds each command, after which
-    the child is killed, since a late answer would be read as the next one's.
+    fine); they are checked here, by constructing one ``FakeThreeCommas`` in this process, so that a bad
+    one raises the fake's own ``TypeError`` or ``ValueError`` before any child exists. ``commands`` adds
+    to or replaces entries of :data:`COMMANDS`. ``start_timeout`` bounds the start (interpreter, imports,
+    listening socket); ``call_timeout`` bounds each command, after which the child is killed, since a
+    late answer would be read as the next one's.
+
+    The child is a ``spawn`` child: like any, it imports the parent's ``__main__`` module again, so a
+    script that starts one needs the usual ``if __name__ == "__main__":`` guard.
 
     Use it as a context manager (``with FakeProcess(...) as fake``), or :meth:`start` / :meth:`stop`.
     After the start: :attr:`base_url`, :attr:`api_key`, :attr:`api_secret`, :attr:`pid`, and
@@ -245,6 +250,9 @@ class FakeProcess:
         call_timeout: float | None = 120.0,
         **options: Any,
     ) -> None:
+        from . import FakeThreeCommas
+
+        FakeThreeCommas(**options)  # bad options raise here, with the fake's own error, before any child
         self._cpu_wanted = cpu
         self._commands = dict(commands or {})
         self._options = options
