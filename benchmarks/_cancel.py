@@ -226,7 +226,7 @@ class CancelSection:
         return CancelReport(
             baseline=BASELINE,
             floor=FLOOR,
-            statistic="median over rounds of the kept run of each round (the last attempt)",
+            statistic="median over rounds of the kept run of each round (its least disturbed attempt)",
             loops=list(loops),
             variants=rows,
             skipped={v.key: Skipped(v.label, description=v.description) for v in VARIANTS if v not in live},

@@ -32,6 +32,8 @@ class Config:
     lag_cancels: int = 2000
     curve_sizes: tuple[int, ...] = CURVE_SIZES
     curve_rounds: int = 3
+    curve_min_cancels: int = 10_000
+    """Below this many ids, a curve size gets more rounds, up to 5 x ``curve_rounds`` (0: never)."""
     only: tuple[str, ...] = ()
     """Section keys to run (empty: every section)."""
     contended_below: float = CONTENDED_BELOW
@@ -84,7 +86,11 @@ def parser() -> argparse.ArgumentParser:
         + " with --quick)",
     )
     p.add_argument(
-        "--curve-rounds", type=int, default=None, metavar="R", help="rounds of the size curve (default 3)"
+        "--curve-rounds",
+        type=int,
+        default=None,
+        metavar="R",
+        help="rounds of the size curve (default 3; small sizes get more)",
     )
     p.add_argument(
         "--uvloop",
@@ -146,5 +152,6 @@ def config(argv: list[str] | None = None) -> Config:
         lag_cancels=pick("--lag-cancels", args.lag_cancels, 2000, 200),
         curve_sizes=args.curve_sizes or (QUICK_CURVE_SIZES if quick else CURVE_SIZES),
         curve_rounds=pick("--curve-rounds", args.curve_rounds, 3, 1),
+        curve_min_cancels=0 if quick else 10_000,
         only=args.only,
     )

@@ -3,13 +3,16 @@ the plain worker pool a user would hand-write around aiohttp + msgspec (variant 
 their ratio and the memory each batch adds, at each size.
 
 Every run is a fresh process (``_isolated``): ``warmup`` ids, then one batch of the size under the
-clocks, so that neither CPU nor RSS carries anything from an earlier, bigger batch. Sizes and the two
+clocks, so that neither CPU nor RSS carries anything from an earlier, bigger batch. At each size the two
 clients interleave in rounds (``_rounds``); each number is the median over the kept run of each round.
+A small batch is a short, noisy measurement but a cheap one: sizes under ``curve_min_cancels`` ids get
+more rounds (:func:`rounds_at`).
 """
 
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -35,6 +38,11 @@ def goal_ratio(size: int) -> float:
     return GOAL_LARGE if size >= LARGE else GOAL_SMALL
 
 
+def rounds_at(size: int, rounds: int, min_cancels: int) -> int:
+    """``rounds``, or more for a small size: until ``min_cancels`` ids, at most 5 x ``rounds``."""
+    return max(rounds, min(5 * rounds, -(-min_cancels // size)))
+
+
 @dataclass(frozen=True, slots=True)
 class CurveRun:
     attempt: Attempt
@@ -57,6 +65,7 @@ class CurveRow:
 @dataclass(frozen=True, slots=True)
 class CurvePoint:
     size: int
+    rounds: int
     sdk: CurveRow
     hand: CurveRow
     cpu_ratio: float  # sdk / hand, of the medians
@@ -70,7 +79,6 @@ class CurveReport:
     hand: str
     warmup: int
     concurrency: int
-    rounds: int
     points: list[CurvePoint]
     ids_given: int
     server_statuses: dict[str, int]
@@ -78,7 +86,11 @@ class CurveReport:
     correct: bool
 
 
-def _row(runs: list[CurveRun]) -> CurveRow:
+def _row(attempts: list[Attempt], done: list[Isolated]) -> CurveRow:
+    runs = [
+        CurveRun(a, d.memory.growth_mb, d.memory.peak_rss_mb, d.memory.baseline_rss_mb)
+        for a, d in zip(attempts, done, strict=True)
+    ]
     good = [r for r in runs if r.attempt.kept]
     return CurveRow(
         cpu_us_per_cancel=statistics.median(r.attempt.run.cpu_us_per_cancel for r in good),
@@ -89,7 +101,7 @@ def _row(runs: list[CurveRun]) -> CurveRow:
     )
 
 
-def _point(size: int, sdk: CurveRow, hand: CurveRow) -> CurvePoint:
+def _point(size: int, rounds: int, sdk: CurveRow, hand: CurveRow) -> CurvePoint:
     pairs = [
         x.attempt.run.cpu_us_per_cancel / y.attempt.run.cpu_us_per_cancel
         for x, y in zip(
@@ -98,6 +110,7 @@ def _point(size: int, sdk: CurveRow, hand: CurveRow) -> CurvePoint:
     ]
     return CurvePoint(
         size=size,
+        rounds=rounds,
         sdk=sdk,
         hand=hand,
         cpu_ratio=sdk.cpu_us_per_cancel / hand.cpu_us_per_cancel,
@@ -113,64 +126,54 @@ class CurveSection:
     needs_server: bool = True
 
     def run(self, bench: Bench) -> CurveReport:
-        cfg = self.cfg
-        items = [(size, key) for size in cfg.curve_sizes for key in (SDK, HAND)]
-        memories: dict[tuple[int, str], list[Isolated]] = {item: [] for item in items}
         ids_used: list[int] = []
         with isolation() as isolated:
-
-            def measure(item: tuple[int, str]) -> Run:
-                size, key = item
-                chunk = bench.seed(cfg.warmup + size)
-                ids_used.extend(chunk)
-                job = Job(
-                    key,
-                    bench.target,
-                    chunk[: cfg.warmup],
-                    chunk[cfg.warmup :],
-                    cfg.concurrency,
-                    bench.client_cpu,
-                )
-                done = isolated(job)
-                memories[item].append(done)
-                return done.run
-
-            attempts = run_rounds(
-                items,
-                rounds=cfg.curve_rounds,
-                retries=cfg.retries,
-                contended_below=cfg.contended_below,
-                measure=measure,
-                label=lambda item: f"curve {item[0]:>6,} ids  {BY_KEY[item[1]].label}",
-            )
-        rows = {
-            item: _row(
-                [
-                    CurveRun(a, d.memory.growth_mb, d.memory.peak_rss_mb, d.memory.baseline_rss_mb)
-                    for a, d in zip(tries, memories[item], strict=True)
-                ]
-            )
-            for item, tries in zip(items, attempts, strict=True)
-        }
+            measured = [self._at(size, bench, isolated, ids_used) for size in self.cfg.curve_sizes]
         statuses = bench.statuses(ids_used)
         verified = statuses == {PENDING: len(ids_used)}
         return CurveReport(
             sdk=SDK,
             hand=HAND,
-            warmup=cfg.warmup,
-            concurrency=cfg.concurrency,
-            rounds=cfg.curve_rounds,
-            points=[_point(size, rows[(size, SDK)], rows[(size, HAND)]) for size in cfg.curve_sizes],
+            warmup=self.cfg.warmup,
+            concurrency=self.cfg.concurrency,
+            points=[point for point, _ in measured],
             ids_given=len(ids_used),
             server_statuses=statuses,
             server_verified=verified,
-            correct=verified and all(a.run.all_cancelled for tries in attempts for a in tries),
+            correct=verified and all(complete for _, complete in measured),
         )
+
+    def _at(
+        self, size: int, bench: Bench, isolated: Callable[[Job], Isolated], ids_used: list[int]
+    ) -> tuple[CurvePoint, bool]:
+        """The point at ``size``, and whether every run cancelled every id by the clients' own count."""
+        cfg = self.cfg
+        done: dict[str, list[Isolated]] = {SDK: [], HAND: []}
+
+        def measure(key: str) -> Run:
+            chunk = bench.seed(cfg.warmup + size)
+            ids_used.extend(chunk)
+            warmup, ids = chunk[: cfg.warmup], chunk[cfg.warmup :]
+            done[key].append(isolated(Job(key, bench.target, warmup, ids, cfg.concurrency, bench.client_cpu)))
+            return done[key][-1].run
+
+        rounds = rounds_at(size, cfg.curve_rounds, cfg.curve_min_cancels)
+        sdk, hand = run_rounds(
+            (SDK, HAND),
+            rounds=rounds,
+            retries=cfg.retries,
+            contended_below=cfg.contended_below,
+            measure=measure,
+            label=lambda key: f"curve {size:>6,} ids  {BY_KEY[key].label}",
+        )
+        complete = all(a.run.all_cancelled for a in (*sdk, *hand))
+        return _point(size, rounds, _row(sdk, done[SDK]), _row(hand, done[HAND])), complete
 
     def render(self, result: CurveReport) -> str:
         rows = [
             [
                 f"{p.size:,}",
+                f"{p.rounds}",
                 f"{p.sdk.cpu_us_per_cancel:.1f}",
                 f"{p.hand.cpu_us_per_cancel:.1f}",
                 f"{p.cpu_ratio:.3f}",
@@ -184,6 +187,7 @@ class CurveSection:
         ]
         headers = [
             "ids",
+            "rounds",
             "(a) CPU µs/cancel",
             "(c) CPU µs/cancel",
             "(a) × (c)",
@@ -197,7 +201,7 @@ class CurveSection:
             [
                 f"cancel_many size curve: (a) one cancel_many(ids, concurrency={result.concurrency}) vs (c) "
                 f"hand-written aiohttp + msgspec, {result.concurrency} workers; each run in a fresh process "
-                f"(+{result.warmup} warm-up), median of {result.rounds} round(s)",
+                f"(+{result.warmup} warm-up), median over the rounds shown",
                 "RSS +MB = peak RSS growth during the batch (VmHWM after - before); server ok: "
                 + ("yes" if result.server_verified else "NO"),
                 table(headers, rows),

@@ -1,6 +1,10 @@
 """Interleaved rounds: every item (a client variant, a size, …) runs once per round, starting one item
 later each round so that machine noise falls on all alike; a run that another process disturbed is
-repeated with fresh ids (see :func:`contended`), and the last attempt stands for its round."""
+repeated with fresh ids (see :func:`contended`), and the least disturbed attempt stands for its round.
+
+Why not simply the last one: on a shared VM a disturbed run does not only take longer, it costs more
+CPU per cancel too (up to twice as much was seen: caches and cores shared with the intruder), so a
+disturbed attempt kept for its round biases the medians upward."""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ class Attempt:
     round: int
     attempt: int
     contended: bool
-    kept: bool  # the run that stands for its round: the last attempt
+    kept: bool  # the run that stands for its round: the least disturbed attempt
     run: Run
 
 
@@ -35,6 +39,11 @@ def contended(run: Run, below: float) -> bool:
 def rotated(items: Sequence[T], k: int) -> list[T]:
     k %= len(items)
     return [*items[k:], *items[:k]]
+
+
+def _undisturbed(run: Run) -> float:
+    """The busier side's share of the wall time: at least ``contended_below`` for an undisturbed run."""
+    return max(run.client_busy, run.server_busy or 0.0)
 
 
 def kept(attempts: Sequence[Attempt]) -> list[Run]:
@@ -67,13 +76,16 @@ def run_rounds(
     order = list(range(len(items)))
     for rnd in range(1, rounds + 1):
         for i in rotated(order, rnd - 1):
+            tries: list[Attempt] = []
             for attempt in range(1, retries + 2):
                 run = measure(items[i])
                 noisy = contended(run, contended_below)
                 again = noisy and attempt <= retries
-                attempts[i].append(Attempt(rnd, attempt, noisy, not again, run))
+                tries.append(Attempt(rnd, attempt, noisy, False, run))
                 note = "  contended: repeated" if again else "  contended" if noisy else ""
                 progress(rnd, rounds, f"{label(items[i]):<{width}}", run, note)
                 if not again:
                     break
+            max(tries, key=lambda a: _undisturbed(a.run)).kept = True
+            attempts[i].extend(tries)
     return attempts

@@ -136,6 +136,7 @@ def _check_curve(curve: dict[str, Any], rounds: int) -> None:
         assert p["cpu_ratio"] == pytest.approx(sdk["cpu_us_per_cancel"] / hand["cpu_us_per_cancel"])
         assert p["paired_cpu_ratio_median"] > 0
         assert p["goal_ratio"] == 1.0  # below 1,000 ids
+        assert p["rounds"] == rounds  # --quick: no extra rounds for small sizes
         for row in (sdk, hand):
             assert row["cpu_us_per_cancel"] > 0 and row["cancels_per_s"] > 0
             assert sum(r["attempt"]["kept"] for r in row["runs"]) == rounds
@@ -231,3 +232,27 @@ def test_quick_benchmark_without_bench_extras(tmp_path: Path) -> None:
     assert [g["status"] for g in report["goals"]] == [report["goals"][0]["status"], "SKIPPED"]
     assert stdout.count(SKIPPED) >= 3  # the py3cw row, the pydantic row, the py3cw goal
     assert stdout.count("uvloop rows skipped: uvloop is not installed") == 2  # cancel and lag
+
+
+def test_rounds_keep_the_least_disturbed_attempt_and_rotate() -> None:
+    from benchmarks._rounds import run_rounds
+    from benchmarks._run import Run
+
+    # (client busy, server busy) of each successive run of each item; wall 1 s, so CPU s = busy.
+    plan = {"x": [(0.5, 0.4), (0.8, 0.5), (0.6, 0.3), (1.0, 0.7)], "y": [(0.99, 0.6), (0.2, 0.95)]}
+    order: list[str] = []
+
+    def measure(item: str) -> Run:
+        order.append(item)
+        client, server = plan[item].pop(0)
+        return Run(10, 10, 1.0, client, 0, 0, server)
+
+    x, y = run_rounds(["x", "y"], rounds=2, retries=2, contended_below=0.9, measure=measure, label=str)
+    assert order == ["x", "x", "x", "y", "y", "x"]  # round 2 starts with y
+    assert [(a.round, a.attempt, a.contended, a.kept) for a in x] == [
+        (1, 1, True, False),
+        (1, 2, True, True),  # all three disturbed: the busiest side was busiest here
+        (1, 3, True, False),
+        (2, 1, False, True),
+    ]
+    assert [(a.round, a.contended, a.kept) for a in y] == [(1, False, True), (2, False, True)]
