@@ -1,7 +1,10 @@
 """Benchmarks of threecommas_async: ``python -m benchmarks`` (``--quick`` for a CI-sized run).
 
 One command measures, in one run and against one fake 3Commas server running in a separate process:
-the client CPU time and throughput of DELETE cancels for this SDK, two hand-written aiohttp clients and
-py3cw; msgspec versus ``json.loads`` versus pydantic on the seed SmartTrade; the client's rate limiter
-versus ``aiolimiter``; and the peak memory of one ``cancel_many`` over 10,000 ids. See ``README.md``.
+the client CPU time and throughput of DELETE cancels for this SDK, hand-written aiohttp clients, py3cw
+and a raw ``asyncio.Protocol`` floor (optionally on uvloop too); the event loop's lag while cancels run;
+``cancel_many`` against a hand-written worker pool from 100 to 50,000 ids; msgspec versus
+``json.loads`` versus pydantic on the seed SmartTrade; the client's rate limiter versus ``aiolimiter``;
+and the peak memory of one ``cancel_many`` over 10,000 ids. See ``README.md``; a new benchmark is one
+section module (``_section``).
 """

@@ -1,8 +1,10 @@
-"""``python -m benchmarks``: run every benchmark, print the table, write the JSON report."""
+"""``python -m benchmarks``: run every benchmark, print the tables, write the JSON report."""
 
 import sys
 
-from ._cli import main
-
 if __name__ == "__main__":
+    # Imported here, not above: the fake's spawned child imports this module again (as __mp_main__) and
+    # needs none of the harness.
+    from ._cli import main
+
     sys.exit(main())

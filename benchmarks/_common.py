@@ -1,4 +1,6 @@
-"""What the harness, the server child and the memory child share: paths, CPU pinning, RSS units."""
+"""What the benchmark process and its children share: paths, and CPU and memory readings from ``/proc``.
+
+CPU pinning is ``threecommas_async.testing._process.pin_cpu``, shared with the fake's process harness."""
 
 from __future__ import annotations
 
@@ -15,21 +17,6 @@ SEED_FIXTURE: Final = ROOT / "tests" / "fixtures" / "cancel_smart_trade_200.json
 DEFAULT_JSON: Final = Path(__file__).resolve().parent / "results" / "latest.json"
 PENDING: Final = "cancellation_pending"
 """What a successful DELETE answers. The server keeps it (``cancel_delay=None``): a second DELETE is 403."""
-
-
-def allowed_cpus() -> list[int]:
-    """The CPUs this process may run on, or ``[]`` where the platform cannot pin."""
-    if not hasattr(os, "sched_getaffinity"):
-        return []
-    return sorted(os.sched_getaffinity(0))
-
-
-def pin(cpu: int | None) -> bool:
-    """Pin the calling process to ``cpu``; False when pinning is unavailable or ``cpu`` is None."""
-    if cpu is None or not hasattr(os, "sched_setaffinity"):
-        return False
-    os.sched_setaffinity(0, {cpu})
-    return True
 
 
 def process_cpu_s(pid: int | None) -> float | None:

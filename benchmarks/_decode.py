@@ -11,22 +11,33 @@ import timeit
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from threecommas_async.models._decoders import SMART_TRADE_DECODER
 
 from ._common import SEED_FIXTURE
+from ._goals import Goal
+from ._section import Bench, Skipped
+from ._table import table
+
+MSGSPEC: Final = "msgspec_smart_trade"
 
 
 @dataclass(frozen=True, slots=True)
 class DecodeResult:
-    key: str
     label: str
-    available: bool
-    us_per_decode: float = 0.0  # median of the repeats
-    us_best: float = 0.0  # fastest repeat
-    loops: int = 0
-    repeats: int = 0
+    us_per_decode: float  # median of the repeats
+    us_best: float  # fastest repeat
+    ratio_vs_msgspec: float
+    loops: int
+    repeats: int
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeReport:
+    body_bytes: int
+    variants: dict[str, DecodeResult]
+    skipped: dict[str, Skipped]
 
 
 def _time(fn: Callable[[bytes], Any], data: bytes, target_s: float, repeats: int) -> tuple[float, float, int]:
@@ -47,14 +58,12 @@ def _check_same(msgspec_trade: Any, pydantic_trade: Any) -> None:
     assert pydantic_trade.take_profit.steps[0].price.value == msgspec_trade.take_profit.steps[0].price.value
 
 
-def run_decode(*, quick: bool) -> tuple[int, list[DecodeResult]]:
-    """Returns the size of the seed body and one result per decoder (pydantic: unavailable if missing)."""
+def run_decode(*, quick: bool) -> DecodeReport:
+    """One result per decoder; pydantic is skipped when it is not installed."""
     data = SEED_FIXTURE.read_bytes()
-    target_s, repeats = (0.03, 3) if quick else (0.25, 7)
-    results: list[DecodeResult] = []
-
+    target_s, repeats = (0.01, 3) if quick else (0.25, 7)
     decoders: list[tuple[str, str, Callable[[bytes], Any] | None]] = [
-        ("msgspec_smart_trade", "msgspec SMART_TRADE_DECODER.decode", SMART_TRADE_DECODER.decode),
+        (MSGSPEC, "msgspec SMART_TRADE_DECODER.decode", SMART_TRADE_DECODER.decode),
         ("json_loads", "json.loads (dicts, no Decimal/datetime)", json.loads),
     ]
     try:
@@ -67,10 +76,41 @@ def run_decode(*, quick: bool) -> tuple[int, list[DecodeResult]]:
             ("pydantic_v2", "pydantic v2 model_validate_json", model.SmartTrade.model_validate_json)
         )
 
+    timed: dict[str, tuple[str, float, float, int]] = {}
+    skipped: dict[str, Skipped] = {}
     for key, label, fn in decoders:
         if fn is None:
-            results.append(DecodeResult(key, label, False))
-            continue
-        median, best, loops = _time(fn, data, target_s, repeats)
-        results.append(DecodeResult(key, label, True, median, best, loops, repeats))
-    return len(data), results
+            skipped[key] = Skipped(label)
+        else:
+            timed[key] = (label, *_time(fn, data, target_s, repeats))
+    floor = timed[MSGSPEC][1]
+    variants = {
+        key: DecodeResult(label, median, best, median / floor, loops, repeats)
+        for key, (label, median, best, loops) in timed.items()
+    }
+    return DecodeReport(len(data), variants, skipped)
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeSection:
+    quick: bool
+    key: str = "decode"
+    needs_server: bool = False
+
+    def run(self, bench: Bench) -> DecodeReport:
+        return run_decode(quick=self.quick)
+
+    def render(self, result: DecodeReport) -> str:
+        rows = [
+            [d.label, f"{d.us_per_decode:.2f}", f"{d.ratio_vs_msgspec:.2f}"] for d in result.variants.values()
+        ]
+        rows += [[f"{s.label:<40}  {s.reason}"] for s in result.skipped.values()]
+        return f"Decode of the seed SmartTrade ({result.body_bytes:,} bytes), median of repeats\n" + table(
+            ["decoder", "µs/decode", "× msgspec"], rows
+        )
+
+    def goals(self, result: DecodeReport) -> list[Goal]:
+        return []
+
+    def correct(self, result: DecodeReport) -> bool:
+        return True

@@ -19,7 +19,7 @@ import functools
 import gc
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from aiolimiter import AsyncLimiter
@@ -28,6 +28,10 @@ from threecommas_async._gate import Gate
 from threecommas_async._ratelimit import RateLimit
 from threecommas_async._routes import RISK_REDUCING
 from threecommas_async._storage_memory import MemoryStorage
+
+from ._goals import Goal
+from ._section import Bench
+from ._table import table
 
 FAST_MAX_RATE: Final = 1e9
 FAST_PERIOD: Final = 1.0
@@ -40,21 +44,32 @@ PATH = "/v2/smart_trades/30404547"
 
 @dataclass(frozen=True, slots=True)
 class LimiterResult:
-    key: str
     label: str
-    scenario: str  # "fast_path" or "waiters"
     acquisitions: int
     wall_s: float
     cpu_s: float
     served: int
+    ns_per_acquire: float = field(init=False)
+    cpu_us_per_acquire: float = field(init=False)
 
-    @property
-    def ns_per_acquire(self) -> float:
-        return self.wall_s / self.acquisitions * 1e9
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ns_per_acquire", self.wall_s / self.acquisitions * 1e9)
+        object.__setattr__(self, "cpu_us_per_acquire", self.cpu_s / self.acquisitions * 1e6)
 
-    @property
-    def cpu_us_per_acquire(self) -> float:
-        return self.cpu_s / self.acquisitions * 1e6
+
+@dataclass(frozen=True, slots=True)
+class RateConfig:
+    max_rate: float
+    time_period: float
+    ideal_wall_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LimiterReport:
+    fast_path: dict[str, LimiterResult]
+    waiters: dict[str, LimiterResult]
+    fast_path_config: RateConfig
+    waiters_config: RateConfig
 
 
 async def _timed(body: Callable[[], Awaitable[int]]) -> tuple[float, float, int]:
@@ -106,7 +121,7 @@ async def _fast_aiolimiter(limiter: AsyncLimiter, n: int) -> int:
     return served
 
 
-async def fast_path(n: int) -> list[LimiterResult]:
+async def fast_path(n: int) -> dict[str, LimiterResult]:
     generous = RateLimit(max_rate=FAST_MAX_RATE, time_period=FAST_PERIOD)
     cases: list[tuple[str, str, Callable[[], Awaitable[int]]]] = [
         ("noop", "await noop() (floor)", lambda: _fast_noop(n)),
@@ -118,11 +133,11 @@ async def fast_path(n: int) -> list[LimiterResult]:
             lambda: _fast_aiolimiter(AsyncLimiter(FAST_MAX_RATE, FAST_PERIOD), n),
         ),
     ]
-    results = []
+    results = {}
     for key, label, body in cases:
         await body()  # warm up
         wall, cpu, served = await _timed(body)
-        results.append(LimiterResult(key, label, "fast_path", n, wall, cpu, served))
+        results[key] = LimiterResult(label, n, wall, cpu, served)
     return results
 
 
@@ -141,7 +156,7 @@ async def _waiters(n: int, one: Callable[[], Awaitable[None]]) -> int:
     return served
 
 
-async def many_waiters(n: int, max_rate: int, period: float) -> list[LimiterResult]:
+async def many_waiters(n: int, max_rate: int, period: float) -> dict[str, LimiterResult]:
     async def nothing() -> None:
         return None
 
@@ -162,19 +177,69 @@ async def many_waiters(n: int, max_rate: int, period: float) -> list[LimiterResu
         ("gate", "Gate acquire + release", gate_one),
         ("aiolimiter", "aiolimiter.AsyncLimiter acquire", aiolimiter_one),
     ]
-    results = []
+    results = {}
     for key, label, make in cases:
         await _waiters(min(n, 1000), make())  # warm up on a fresh limiter
         one = make()
         wall, cpu, served = await _timed(functools.partial(_waiters, n, one))
-        results.append(LimiterResult(key, label, "waiters", n, wall, cpu, served))
+        results[key] = LimiterResult(label, n, wall, cpu, served)
     return results
 
 
 def run_limiter(
     *, fast_n: int, waiters: int, max_rate: int = WAIT_MAX_RATE, period: float = WAIT_PERIOD
-) -> list[LimiterResult]:
-    async def both() -> list[LimiterResult]:
-        return [*await fast_path(fast_n), *await many_waiters(waiters, max_rate, period)]
+) -> LimiterReport:
+    async def both() -> LimiterReport:
+        return LimiterReport(
+            fast_path=await fast_path(fast_n),
+            waiters=await many_waiters(waiters, max_rate, period),
+            fast_path_config=RateConfig(FAST_MAX_RATE, FAST_PERIOD),
+            waiters_config=RateConfig(max_rate, period, waiters / max_rate * period),
+        )
 
     return asyncio.run(both())
+
+
+@dataclass(frozen=True, slots=True)
+class LimiterSection:
+    fast_n: int
+    waiters: int
+    key: str = "limiter"
+    needs_server: bool = False
+
+    def run(self, bench: Bench) -> LimiterReport:
+        return run_limiter(fast_n=self.fast_n, waiters=self.waiters)
+
+    def render(self, result: LimiterReport) -> str:
+        wait = result.waiters_config
+        assert wait.ideal_wall_s is not None
+        fast_rows = [
+            [x.label, f"{x.ns_per_acquire:,.0f}", f"{x.cpu_us_per_acquire:.3f}"]
+            for x in result.fast_path.values()
+        ]
+        wait_rows = [
+            [
+                x.label,
+                f"{x.wall_s * 1000:.1f}",
+                f"{x.cpu_s * 1000:.1f}",
+                f"{x.cpu_us_per_acquire:.2f}",
+                f"{x.served:,}",
+            ]
+            for x in result.waiters.values()
+        ]
+        return "\n".join(
+            [
+                f"Limiter fast path: {self.fast_n:,} acquisitions in one coroutine, limit never reached",
+                table(["limiter", "ns/acquire", "CPU µs/acquire"], fast_rows),
+                "",
+                f"Limiter with {self.waiters:,} waiters: max_rate={wait.max_rate:g} "
+                f"per {wait.time_period * 1000:g} ms (ideal wall {wait.ideal_wall_s * 1000:.0f} ms)",
+                table(["limiter", "wall ms", "CPU ms", "CPU µs/acquire", "served"], wait_rows),
+            ]
+        )
+
+    def goals(self, result: LimiterReport) -> list[Goal]:
+        return []
+
+    def correct(self, result: LimiterReport) -> bool:
+        return True

@@ -1,123 +1,42 @@
-"""The cancel clients under test. Each one cancels a warm-up batch, then a measured batch, and counts the
-cancels that really succeeded: HTTP 200 with the trade it asked for, now ``cancellation_pending``.
-
-Every variant opens its own connection pool, warms it up (connections opened, code paths and caches hot),
-collects garbage, and only then starts the clocks: ``time.perf_counter()`` for wall time and
-``time.process_time()`` for the CPU time of this process (all of its threads; the server is another
-process, so none of its work is counted).
-"""
+"""The cancel clients under test. Each one opens its session or connection pool and hands back a drive
+(see ``_run``) that cancels a batch of ids and counts the cancels that really succeeded: HTTP 200 with
+the trade it asked for, now ``cancellation_pending``."""
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import hashlib
 import hmac
 import importlib
-import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import aiohttp
 
-from ._common import PENDING, process_cpu_s
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Where the fake server listens and the key pair it accepts."""
-
-    base_url: str
-    api_key: str
-    api_secret: str
-    server_pid: int | None = None
-
-    def server_cpu_s(self) -> float | None:
-        """The server process's CPU seconds so far, read from ``/proc`` (None elsewhere)."""
-        return process_cpu_s(self.server_pid)
-
-    @property
-    def origin(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        parts = urlsplit(self.base_url)
-        return f"{parts.scheme}://{parts.netloc}"
-
-    @property
-    def prefix(self) -> str:
-        """``/public/api``: the path of the base URL, part of every signed path."""
-        return urlsplit(self.base_url).path.rstrip("/")
-
-
-@dataclass(frozen=True, slots=True)
-class Run:
-    """One measured batch of one variant."""
-
-    ids: int
-    cancelled: int
-    wall_s: float
-    cpu_s: float
-    warmup_ids: int
-    warmup_cancelled: int
-    server_cpu_s: float | None = None
-
-    @property
-    def cpu_us_per_cancel(self) -> float:
-        return self.cpu_s / self.ids * 1e6
-
-    @property
-    def client_busy(self) -> float:
-        """Share of the wall time the client spent on CPU (1.0: one core saturated: client-bound)."""
-        return self.cpu_s / self.wall_s
-
-    @property
-    def server_busy(self) -> float | None:
-        """Share of the wall time the server spent on CPU (near 1.0: the server is the bottleneck)."""
-        return None if self.server_cpu_s is None else self.server_cpu_s / self.wall_s
-
-    @property
-    def cancels_per_s(self) -> float:
-        return self.ids / self.wall_s
-
-
-AsyncWorker = Callable[[Iterator[int]], Awaitable[int]]
-
-
-async def _run_workers(worker: AsyncWorker, ids: Sequence[int], concurrency: int) -> int:
-    """``concurrency`` coroutines pull ids from one shared iterator; returns the sum of their counts."""
-    it = iter(ids)
-    counts = await asyncio.gather(*(worker(it) for _ in range(concurrency)))
-    return sum(counts)
-
-
-def _delta(before: float | None, after: float | None) -> float | None:
-    return None if before is None or after is None else after - before
-
-
-async def _measure_workers(
-    worker: AsyncWorker,
-    warmup: Sequence[int],
-    ids: Sequence[int],
-    concurrency: int,
-    server_cpu: Callable[[], float | None],
-) -> Run:
-    warm_ok = await _run_workers(worker, warmup, concurrency)
-    gc.collect()
-    s0 = server_cpu()
-    t0 = time.perf_counter()
-    c0 = time.process_time()
-    ok = await _run_workers(worker, ids, concurrency)
-    c1 = time.process_time()
-    t1 = time.perf_counter()
-    return Run(len(ids), ok, t1 - t0, c1 - c0, len(warmup), warm_ok, _delta(s0, server_cpu()))
-
+from ._common import PENDING
+from ._raw import raw_protocol
+from ._run import (
+    Drive,
+    Loop,
+    OpenAsync,
+    OpenSync,
+    Probe,
+    Run,
+    SyncDrive,
+    Target,
+    measure,
+    measure_sync,
+    pool,
+    run_on,
+)
 
 # -- (a) this SDK ------------------------------------------------------------------------------------------
 
 
-async def sdk_cancel(target: Target, warmup: Sequence[int], ids: Sequence[int], concurrency: int) -> Run:
+@asynccontextmanager
+async def sdk_cancel(target: Target, concurrency: int) -> AsyncIterator[Drive]:
     """``client.smart_trades.cancel(id)`` from ``concurrency`` worker coroutines, limiter off."""
     from threecommas_async import ThreeCommasClient, ThreeCommasError
 
@@ -137,10 +56,11 @@ async def sdk_cancel(target: Target, warmup: Sequence[int], ids: Sequence[int], 
                     ok += 1
             return ok
 
-        return await _measure_workers(worker, warmup, ids, concurrency, target.server_cpu_s)
+        yield pool(worker, concurrency)
 
 
-async def sdk_cancel_many(target: Target, warmup: Sequence[int], ids: Sequence[int], concurrency: int) -> Run:
+@asynccontextmanager
+async def sdk_cancel_many(target: Target, concurrency: int) -> AsyncIterator[Drive]:
     """One ``client.smart_trades.cancel_many(ids, concurrency=C)`` per batch, limiter off."""
     from threecommas_async import ThreeCommasClient
 
@@ -149,7 +69,7 @@ async def sdk_cancel_many(target: Target, warmup: Sequence[int], ids: Sequence[i
     ) as client:
 
         async def drive(batch: Sequence[int]) -> int:
-            done: list[int] = []
+            n = total = squares = 0
             async for result in client.smart_trades.cancel_many(batch, concurrency=concurrency):
                 trade = result.trade
                 if (
@@ -160,20 +80,15 @@ async def sdk_cancel_many(target: Target, warmup: Sequence[int], ids: Sequence[i
                     and trade.status is not None
                     and trade.status.type == PENDING
                 ):
-                    done.append(result.id)
-            # Exactly the ids given, each once: a duplicate or a stranger would make the sets differ.
-            return len(done) if len(set(done)) == len(done) and set(done) <= set(batch) else -1
+                    n += 1
+                    total += result.id
+                    squares += result.id * result.id
+            # Exactly the ids given, each once: a duplicate or a stranger in place of an id changes both
+            # sums. Checked in constant memory, so that the memory runs measure the SDK and not us.
+            exact = total == sum(batch) and squares == sum(i * i for i in batch)
+            return n if exact else -1
 
-        warm_ok = await drive(warmup)
-        gc.collect()
-        s0 = target.server_cpu_s()
-        t0 = time.perf_counter()
-        c0 = time.process_time()
-        ok = await drive(ids)
-        c1 = time.process_time()
-        t1 = time.perf_counter()
-        s1 = target.server_cpu_s()
-        return Run(len(ids), ok, t1 - t0, c1 - c0, len(warmup), warm_ok, _delta(s0, s1))
+        yield drive
 
 
 # -- (b) and (c) hand-written aiohttp ----------------------------------------------------------------------
@@ -181,7 +96,8 @@ async def sdk_cancel_many(target: Target, warmup: Sequence[int], ids: Sequence[i
 # the plain code a user would write, with no indirection of ours in its measured path.
 
 
-async def aiohttp_json(target: Target, warmup: Sequence[int], ids: Sequence[int], concurrency: int) -> Run:
+@asynccontextmanager
+async def aiohttp_json(target: Target, concurrency: int) -> AsyncIterator[Drive]:
     """One ClientSession, ``hmac.new(...).hexdigest()`` over the path, ``await resp.json()``."""
     secret = target.api_secret.encode()
     api_key = target.api_key
@@ -206,10 +122,11 @@ async def aiohttp_json(target: Target, warmup: Sequence[int], ids: Sequence[int]
                     ok += 1
             return ok
 
-        return await _measure_workers(worker, warmup, ids, concurrency, target.server_cpu_s)
+        yield pool(worker, concurrency)
 
 
-async def aiohttp_msgspec(target: Target, warmup: Sequence[int], ids: Sequence[int], concurrency: int) -> Run:
+@asynccontextmanager
+async def aiohttp_msgspec(target: Target, concurrency: int) -> AsyncIterator[Drive]:
     """Like :func:`aiohttp_json`, but the body bytes are decoded by msgspec into the SDK's SmartTrade."""
     from threecommas_async.models._decoders import SMART_TRADE_DECODER
 
@@ -237,7 +154,7 @@ async def aiohttp_msgspec(target: Target, warmup: Sequence[int], ids: Sequence[i
                     ok += 1
             return ok
 
-        return await _measure_workers(worker, warmup, ids, concurrency, target.server_cpu_s)
+        yield pool(worker, concurrency)
 
 
 # -- (d) py3cw ---------------------------------------------------------------------------------------------
@@ -254,7 +171,8 @@ def py3cw_available() -> bool:
     return True
 
 
-def py3cw_cancel(target: Target, warmup: Sequence[int], ids: Sequence[int], concurrency: int) -> Run:
+@contextmanager
+def py3cw_cancel(target: Target, concurrency: int) -> Iterator[SyncDrive]:
     """py3cw 0.1.1 (sync, requests) from a ``ThreadPoolExecutor(max_workers=C)``, pointed at loopback.
 
     py3cw has no base-URL option: ``py3cw.request.API_URL`` (imported from ``py3cw.config``) is replaced.
@@ -280,33 +198,23 @@ def py3cw_cancel(target: Target, warmup: Sequence[int], ids: Sequence[int], conc
         return ok
 
     try:
-        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        with ThreadPoolExecutor(max_workers=concurrency) as threads:
 
-            def run(batch: Sequence[int]) -> int:
+            def drive(batch: Sequence[int]) -> int:
                 it = iter(batch)
-                futures = [pool.submit(worker, it) for _ in range(concurrency)]
+                futures = [threads.submit(worker, it) for _ in range(concurrency)]
                 return sum(f.result() for f in futures)
 
-            warm_ok = run(warmup)
-            gc.collect()
-            s0 = target.server_cpu_s()
-            t0 = time.perf_counter()
-            c0 = time.process_time()
-            ok = run(ids)
-            c1 = time.process_time()
-            t1 = time.perf_counter()
-            s1 = target.server_cpu_s()
+            yield drive
     finally:
         client.session.close()
-    return Run(len(ids), ok, t1 - t0, c1 - c0, len(warmup), warm_ok, _delta(s0, s1))
 
 
 # -- (e) aiohttp + SigningMiddleware ----------------------------------------------------------------------
 
 
-async def aiohttp_middleware_msgspec(
-    target: Target, warmup: Sequence[int], ids: Sequence[int], concurrency: int
-) -> Run:
+@asynccontextmanager
+async def aiohttp_middleware_msgspec(target: Target, concurrency: int) -> AsyncIterator[Drive]:
     """Exactly :func:`aiohttp_msgspec`, except that the SDK's ``SigningMiddleware`` signs each request in
     aiohttp's middleware chain instead of the worker signing by hand: (e) - (c) is the middleware's cost."""
     from threecommas_async import SigningMiddleware
@@ -330,13 +238,10 @@ async def aiohttp_middleware_msgspec(
                     ok += 1
             return ok
 
-        return await _measure_workers(worker, warmup, ids, concurrency, target.server_cpu_s)
+        yield pool(worker, concurrency)
 
 
 # -- the table of variants ---------------------------------------------------------------------------------
-
-AsyncVariant = Callable[[Target, Sequence[int], Sequence[int], int], Coroutine[Any, Any, Run]]
-SyncVariant = Callable[[Target, Sequence[int], Sequence[int], int], Run]
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,50 +249,67 @@ class Variant:
     key: str
     label: str
     description: str
-    async_fn: AsyncVariant | None = None
-    sync_fn: SyncVariant | None = None
+    open_async: OpenAsync | None = None
+    open_sync: OpenSync | None = None
     available: Callable[[], bool] = lambda: True
 
-    def run(self, target: Target, warmup: Sequence[int], ids: Sequence[int], concurrency: int) -> Run:
-        if self.async_fn is not None:
-            return asyncio.run(self.async_fn(target, warmup, ids, concurrency))
-        assert self.sync_fn is not None
-        return self.sync_fn(target, warmup, ids, concurrency)
+    @property
+    def on_loop(self) -> bool:
+        """Runs on an event loop (so on uvloop too, and under a loop probe); py3cw runs in threads."""
+        return self.open_async is not None
+
+    def run(
+        self,
+        target: Target,
+        warmup: Sequence[int],
+        ids: Sequence[int],
+        concurrency: int,
+        *,
+        loop: Loop = "asyncio",
+        probe: Probe | None = None,
+    ) -> Run:
+        if self.open_async is not None:
+            return run_on(loop, measure(self.open_async, target, warmup, ids, concurrency, probe))
+        assert self.open_sync is not None
+        if loop != "asyncio" or probe is not None:
+            raise ValueError(f"{self.key} runs in threads: no event loop to choose or to probe")
+        return measure_sync(self.open_sync, target, warmup, ids, concurrency)
 
 
 BASELINE: Final = "b_aiohttp_json"
+FLOOR: Final = "f_raw_protocol"
 
 VARIANTS: Final[tuple[Variant, ...]] = (
     Variant(
         "a_sdk_cancel",
         "(a) threecommas_async cancel()",
         "ThreeCommasClient(rate_limit=None); client.smart_trades.cancel(id) from C worker coroutines",
-        async_fn=sdk_cancel,
+        open_async=sdk_cancel,
     ),
     Variant(
         "a_sdk_cancel_many",
         "(a) threecommas_async cancel_many()",
         "ThreeCommasClient(rate_limit=None); one client.smart_trades.cancel_many(ids, concurrency=C)",
-        async_fn=sdk_cancel_many,
+        open_async=sdk_cancel_many,
     ),
     Variant(
         BASELINE,
         "(b) aiohttp + hmac + resp.json()",
         "one aiohttp.ClientSession, hmac.new(...).hexdigest(), await resp.json(), C worker coroutines",
-        async_fn=aiohttp_json,
+        open_async=aiohttp_json,
     ),
     Variant(
         "c_aiohttp_msgspec",
         "(c) aiohttp + hmac + msgspec SmartTrade",
         "as (b), body decoded by SMART_TRADE_DECODER.decode(await resp.read())",
-        async_fn=aiohttp_msgspec,
+        open_async=aiohttp_msgspec,
     ),
     Variant(
         "d_py3cw",
         "(d) py3cw 0.1.1 (requests, C threads)",
         "Py3CW.request(entity='smart_trades_v2', action='cancel', action_id=str(id)) "
         "from ThreadPoolExecutor(max_workers=C)",
-        sync_fn=py3cw_cancel,
+        open_sync=py3cw_cancel,
         available=py3cw_available,
     ),
     Variant(
@@ -395,6 +317,15 @@ VARIANTS: Final[tuple[Variant, ...]] = (
         "(e) aiohttp + SigningMiddleware + msgspec",
         "as (c), but signed by ClientSession(middlewares=(SigningMiddleware(key, api_secret=secret, "
         "base_url=base_url),)) instead of by hand",
-        async_fn=aiohttp_middleware_msgspec,
+        open_async=aiohttp_middleware_msgspec,
+    ),
+    Variant(
+        FLOOR,
+        "(f) raw asyncio.Protocol + msgspec (floor)",
+        "C keep-alive HTTP/1.1 connections on asyncio.Protocol, one request at a time each, hmac by hand, "
+        "status line and Content-Length parsed, body decoded by SMART_TRADE_DECODER: the physical floor",
+        open_async=raw_protocol,
     ),
 )
+
+BY_KEY: Final = {v.key: v for v in VARIANTS}

@@ -1,7 +1,8 @@
-"""Smoke tests of the benchmark command (``python -m benchmarks --quick``).
+"""Smoke tests of the benchmark command (``python -m benchmarks --quick`` at tiny sizes, one round).
 
-They check that the harness runs end to end, reports every number, and that every client variant
-cancelled exactly the ids it was given. Timings are never asserted: they depend on the machine.
+They check that the harness runs end to end, reports every number of every section, and that every
+client cancelled exactly the ids it was given. Timings are never asserted: they depend on the machine;
+only their sanity is (positive, ordered, ratios consistent with the numbers they divide).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 SKIPPED = "skipped (install .[bench])"
 VARIANTS = (
@@ -22,13 +25,24 @@ VARIANTS = (
     "c_aiohttp_msgspec",
     "d_py3cw",
     "e_aiohttp_middleware_msgspec",
+    "f_raw_protocol",
+)
+ON_LOOP = tuple(v for v in VARIANTS if v != "d_py3cw")
+LAG_VARIANTS = ("a_sdk_cancel", "a_sdk_cancel_many", "c_aiohttp_msgspec", "f_raw_protocol")
+EXTRAS = ("py3cw", "pydantic", "uvloop")
+CURVE_SIZES = (20, 60)
+TINY = (
+    "--quick",
+    "--uvloop",
+    *("--cancels", "40", "--warmup", "8", "--lag-cancels", "60", "--rss-cancels", "100"),
+    *("--curve-sizes", ",".join(map(str, CURVE_SIZES))),
 )
 
-# Runs the benchmark as if py3cw and pydantic were not installed: a None entry in sys.modules makes
+# Runs the benchmark as if the bench extras were not installed: a None entry in sys.modules makes
 # ``import`` raise ImportError, which is what a `.[dev]`-only environment gets.
 _WITHOUT_EXTRAS = (
     "import runpy, sys\n"
-    "for name in ('py3cw', 'py3cw.request', 'pydantic'):\n"
+    "for name in ('py3cw', 'py3cw.request', 'pydantic', 'uvloop'):\n"
     "    sys.modules[name] = None\n"
     "runpy.run_module('benchmarks', run_name='__main__', alter_sys=True)\n"
 )
@@ -37,7 +51,7 @@ _WITHOUT_EXTRAS = (
 def _run(tmp_path: Path, *prefix: str, extra: tuple[str, ...] = ()) -> tuple[dict[str, Any], str]:
     out = tmp_path / "out.json"
     proc = subprocess.run(
-        [sys.executable, *prefix, "--quick", "--json", str(out), *extra],
+        [sys.executable, *prefix, *TINY, "--json", str(out), *extra],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -53,80 +67,192 @@ def _has(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def _check_common(report: dict[str, Any]) -> None:
-    assert report["correct"] is True
-    for key in ("timestamp", "machine", "config", "cancel", "server", "rss", "decode", "limiter", "goals"):
-        assert key in report, key
-    machine = report["machine"]
-    assert machine["python"] and machine["platform"] and machine["cpu_count"] >= 1
-    assert report["config"]["quick"] is True
-    assert report["server"]["only_200s"] is True
+def _check_run(run: dict[str, Any], key: str) -> None:
+    assert run["cancelled"] == run["ids"] > 0, key
+    assert run["warmup_cancelled"] == run["warmup_ids"], key
+    assert run["wall_s"] > 0 and run["cpu_s"] > 0, key
+    assert run["cpu_us_per_cancel"] == pytest.approx(run["cpu_s"] / run["ids"] * 1e6), key
+    assert run["cancels_per_s"] == pytest.approx(run["ids"] / run["wall_s"]), key
 
-    variants = report["cancel"]["variants"]
-    assert set(variants) == set(VARIANTS)
+
+def _check_cancel(cancel: dict[str, Any], rounds: int, uvloop: bool) -> None:
+    variants, skipped = cancel["variants"], cancel["skipped"]
+    assert {k for k in variants if "@" not in k} | set(skipped) == set(VARIANTS)
+    assert not set(variants) & set(skipped)
+    for key, s in skipped.items():
+        assert s["reason"] == SKIPPED and s["label"], key
+    if uvloop:
+        assert cancel["loops"] == ["asyncio", "uvloop"] and cancel["uvloop_skipped"] is None
+        assert {k for k in variants if k.endswith("@uvloop")} == {f"{v}@uvloop" for v in ON_LOOP}
+    else:
+        assert cancel["loops"] == ["asyncio"] and "uvloop is not installed" in cancel["uvloop_skipped"]
     for key, v in variants.items():
-        if not v["available"]:
-            assert v["skipped"] == SKIPPED, key
-            continue
+        assert v["loop"] == ("uvloop" if key.endswith("@uvloop") else "asyncio"), key
         assert v["cpu_us_per_cancel"] > 0 and v["cancels_per_s"] > 0, key
-        assert v["cpu_ratio_vs_b"] > 0 and v["rate_ratio_vs_b"] > 0, key
+        suffix = "@uvloop" if v["loop"] == "uvloop" else ""
+        for ratio, of in (("cpu_ratio_vs_b", "b_aiohttp_json"), ("cpu_ratio_vs_f", "f_raw_protocol")):
+            base = variants[of + suffix]["cpu_us_per_cancel"]
+            assert v[ratio] == pytest.approx(v["cpu_us_per_cancel"] / base), (key, ratio)
+        if v["loop"] == "uvloop":
+            same = variants[v["variant"]]["cpu_us_per_cancel"]
+            assert v["cpu_ratio_vs_asyncio"] == pytest.approx(v["cpu_us_per_cancel"] / same), key
+        else:
+            assert v["cpu_ratio_vs_asyncio"] is None, key
         # Every variant cancelled exactly the ids it was given, by its own count and by the server's.
         assert v["ids_given"] > 0 and v["ids_cancelled"] == v["ids_given"], key
-        assert v["server_verified"] is True, key
+        assert v["server_verified"] is True and v["correct"] is True, key
         assert v["server_statuses"] == {"cancellation_pending": v["ids_given"]}, key
-        assert sum(run["kept"] for run in v["rounds"]) == report["config"]["rounds"], key
-        for run in v["rounds"]:
-            assert run["cancelled"] == run["ids"] > 0, key
-            assert run["warmup_cancelled"] == run["warmup_ids"], key
-            assert run["wall_s"] > 0 and run["cpu_s"] > 0, key
-    for key in (v for v in VARIANTS if v != "d_py3cw"):  # everything but py3cw needs only .[dev]
-        assert variants[key]["available"] is True, key
-    assert variants["b_aiohttp_json"]["cpu_ratio_vs_b"] == 1.0
+        assert sum(a["kept"] for a in v["rounds"]) == rounds, key
+        for attempt in v["rounds"]:
+            _check_run(attempt["run"], key)
+    for key in ON_LOOP:  # everything but py3cw needs only .[dev]
+        assert key in variants, key
+    assert variants["f_raw_protocol"]["cpu_ratio_vs_f"] == 1.0
+    assert cancel["middleware_cost"]["cpu_us_per_cancel"] == pytest.approx(
+        variants["e_aiohttp_middleware_msgspec"]["cpu_us_per_cancel"]
+        - variants["c_aiohttp_msgspec"]["cpu_us_per_cancel"]
+    )
 
-    rss = report["rss"]
-    assert rss["cancelled"] == rss["ids"] > 0
-    assert rss["server_verified"] is True
-    assert rss["peak_rss_mb"] > 0 and rss["wall_s"] > 0
 
-    decode = report["decode"]
-    assert decode["body_bytes"] > 0
-    for key in ("msgspec_smart_trade", "json_loads"):
-        assert decode["variants"][key]["us_per_decode"] > 0, key
+def _check_lag(lag: dict[str, Any], uvloop: bool) -> None:
+    loops = ("asyncio", "uvloop") if uvloop else ("asyncio",)
+    expected = {v if loop == "asyncio" else f"{v}@{loop}" for loop in loops for v in LAG_VARIANTS}
+    assert set(lag["variants"]) == expected
+    assert lag["interval_ms"] == 1.0
+    for key, r in lag["variants"].items():
+        assert r["ticks"] >= 1, key
+        assert -0.1 < r["p50_ms"] <= r["p99_ms"] <= r["max_ms"], key
+        assert r["server_verified"] is True and r["correct"] is True, key
+        assert sum(x["ticks"] for x in r["runs"] if x["attempt"]["kept"]) == r["ticks"], key
+        for x in r["runs"]:
+            _check_run(x["attempt"]["run"], key)
 
-    for scenario, keys in (
-        ("fast_path", ("gate", "gate_off", "aiolimiter")),
-        ("waiters", ("gate", "aiolimiter")),
-    ):
-        for key in keys:
-            entry = report["limiter"][scenario][key]
-            assert entry["served"] == entry["acquisitions"] > 0, (scenario, key)
-            assert entry["ns_per_acquire"] > 0 and entry["cpu_s"] > 0, (scenario, key)
+
+def _check_curve(curve: dict[str, Any], rounds: int) -> None:
+    assert [p["size"] for p in curve["points"]] == list(CURVE_SIZES)
+    assert curve["server_verified"] is True and curve["correct"] is True
+    for p in curve["points"]:
+        sdk, hand = p["sdk"], p["hand"]
+        assert p["cpu_ratio"] == pytest.approx(sdk["cpu_us_per_cancel"] / hand["cpu_us_per_cancel"])
+        assert p["paired_cpu_ratio_median"] > 0
+        assert p["goal_ratio"] == 1.0  # below 1,000 ids
+        assert p["rounds"] == rounds  # --quick: no extra rounds for small sizes
+        for row in (sdk, hand):
+            assert row["cpu_us_per_cancel"] > 0 and row["cancels_per_s"] > 0
+            assert sum(r["attempt"]["kept"] for r in row["runs"]) == rounds
+            for r in row["runs"]:
+                assert r["peak_rss_mb"] >= r["baseline_rss_mb"] > 0
+                assert r["rss_growth_mb"] == pytest.approx(r["peak_rss_mb"] - r["baseline_rss_mb"])
+                assert r["attempt"]["run"]["ids"] == p["size"]
+                _check_run(r["attempt"]["run"], str(p["size"]))
+
+
+def _check_report(report: dict[str, Any], sections: tuple[str, ...], uvloop: bool) -> None:
+    assert report["correct"] is True
+    for key in ("timestamp", "machine", "config", "server", "results", "goals", "phases_s"):
+        assert key in report, key
+    results = report["results"]
+    assert set(results) == set(sections)
+    for key in sections:
+        assert report["phases_s"][key] > 0, key
+    machine = report["machine"]
+    assert machine["python"] and machine["platform"] and machine["cpu_count"] >= 1
+    config = report["config"]
+    assert config["quick"] is True and config["uvloop"] is True
+    server = report["server"]
+    assert server["only_200s"] is True
+    assert server["by_status"] == {"200": server["expected_200s"]} and server["expected_200s"] > 0
+    assert server["requests"] == server["expected_200s"]
+
+    _check_cancel(results["cancel"], config["rounds"], uvloop)
+    if "loop_lag" in results:
+        _check_lag(results["loop_lag"], uvloop)
+    if "curve" in results:
+        _check_curve(results["curve"], config["curve_rounds"])
+    if "rss" in results:
+        rss = results["rss"]
+        assert rss["cancelled"] == rss["ids"] == 100 and rss["server_verified"] is True
+        assert rss["memory"]["peak_rss_mb"] >= rss["memory"]["baseline_rss_mb"] > 0
+        _check_run(rss["run"], "rss")
+    if "decode" in results:
+        decode = results["decode"]
+        assert decode["body_bytes"] > 0
+        for key in ("msgspec_smart_trade", "json_loads"):
+            assert decode["variants"][key]["us_per_decode"] > 0, key
+        assert decode["variants"]["msgspec_smart_trade"]["ratio_vs_msgspec"] == 1.0
+    if "limiter" in results:
+        for scenario, keys in (
+            ("fast_path", ("gate", "gate_off", "aiolimiter")),
+            ("waiters", ("gate", "aiolimiter")),
+        ):
+            for key in keys:
+                entry = results["limiter"][scenario][key]
+                assert entry["served"] == entry["acquisitions"] > 0, (scenario, key)
+                assert entry["ns_per_acquire"] > 0 and entry["cpu_s"] > 0, (scenario, key)
 
     goals = report["goals"]
-    assert len(goals) == 3
     assert all(g["status"] in ("PASS", "MISS", "SKIPPED") for g in goals)
+    for g in goals:
+        assert g["status"] == "SKIPPED" or g["numbers"], g
 
 
 def test_quick_benchmark_reports_every_number(tmp_path: Path) -> None:
     report, stdout = _run(tmp_path, "-m", "benchmarks")
-    _check_common(report)
-    py3cw = report["cancel"]["variants"]["d_py3cw"]
-    assert py3cw["available"] is _has("py3cw")
-    pydantic = report["decode"]["variants"]["pydantic_v2"]
-    assert pydantic["available"] is _has("pydantic")
-    if pydantic["available"]:
-        assert pydantic["us_per_decode"] > 0
-    if not (py3cw["available"] and pydantic["available"]):
-        assert SKIPPED in stdout
-    for line in ("CPU µs/cancel", "Goals", "JSON report"):
+    every = ("cancel", "loop_lag", "curve", "decode", "limiter", "rss")
+    _check_report(report, every, uvloop=_has("uvloop"))
+    results = report["results"]
+    assert ("d_py3cw" in results["cancel"]["variants"]) is _has("py3cw")
+    decoders = results["decode"]["variants"]
+    assert ("pydantic_v2" in decoders) is _has("pydantic")
+    if "pydantic_v2" in decoders:
+        assert decoders["pydantic_v2"]["us_per_decode"] > 0
+    # 2 cancel goals, one per curve size, the memory goal
+    assert len(report["goals"]) == 2 + len(CURVE_SIZES) + 1
+    if not all(_has(m) for m in EXTRAS):
+        assert SKIPPED in stdout or "uvloop is not installed" in stdout
+    for line in (
+        "CPU µs/cancel",
+        "Floor (f)",
+        "Event-loop lag",
+        "cancel_many size curve",
+        "Goals",
+        "JSON report",
+    ):
         assert line in stdout
 
 
 def test_quick_benchmark_without_bench_extras(tmp_path: Path) -> None:
-    small = ("--cancels", "100", "--warmup", "20", "--rss-cancels", "300")
-    report, stdout = _run(tmp_path, "-c", _WITHOUT_EXTRAS, extra=small)
-    _check_common(report)
-    assert report["cancel"]["variants"]["d_py3cw"]["available"] is False
-    assert report["decode"]["variants"]["pydantic_v2"]["available"] is False
-    assert [g["status"] for g in report["goals"]][1] == "SKIPPED"
+    if not any(_has(m) for m in EXTRAS):
+        pytest.skip("no bench extra is installed: the other test already ran without them")
+    sections = ("cancel", "loop_lag", "decode")
+    report, stdout = _run(tmp_path, "-c", _WITHOUT_EXTRAS, extra=("--only", ",".join(sections)))
+    _check_report(report, sections, uvloop=False)
+    assert "d_py3cw" in report["results"]["cancel"]["skipped"]
+    assert "pydantic_v2" in report["results"]["decode"]["skipped"]
+    assert [g["status"] for g in report["goals"]] == [report["goals"][0]["status"], "SKIPPED"]
     assert stdout.count(SKIPPED) >= 3  # the py3cw row, the pydantic row, the py3cw goal
+    assert stdout.count("uvloop rows skipped: uvloop is not installed") == 2  # cancel and lag
+
+
+def test_rounds_keep_the_least_disturbed_attempt_and_rotate() -> None:
+    from benchmarks._rounds import run_rounds
+    from benchmarks._run import Run
+
+    # (client busy, server busy) of each successive run of each item; wall 1 s, so CPU s = busy.
+    plan = {"x": [(0.5, 0.4), (0.8, 0.5), (0.6, 0.3), (1.0, 0.7)], "y": [(0.99, 0.6), (0.2, 0.95)]}
+    order: list[str] = []
+
+    def measure(item: str) -> Run:
+        order.append(item)
+        client, server = plan[item].pop(0)
+        return Run(10, 10, 1.0, client, 0, 0, server)
+
+    x, y = run_rounds(["x", "y"], rounds=2, retries=2, contended_below=0.9, measure=measure, label=str)
+    assert order == ["x", "x", "x", "y", "y", "x"]  # round 2 starts with y
+    assert [(a.round, a.attempt, a.contended, a.kept) for a in x] == [
+        (1, 1, True, False),
+        (1, 2, True, True),  # all three disturbed: the busiest side was busiest here
+        (1, 3, True, False),
+        (2, 1, False, True),
+    ]
+    assert [(a.round, a.contended, a.kept) for a in y] == [(1, False, True), (2, False, True)]

@@ -2,9 +2,9 @@
 
 ``python -m threecommas_async.testing._bench [--requests 40000] [--concurrency 64] [--client raw|aiohttp]``
 
-Starts ``python -m threecommas_async.testing`` pinned to CPU 0 (``taskset``-like, via
-``os.sched_setaffinity``; rate limit off, traffic record on, trades seeded), pins itself to CPU 1, and
-cancels every seeded trade once over ``concurrency`` keep-alive connections. ``raw`` sends pre-signed
+Starts the fake in a child process pinned to CPU 0 (:class:`~._process.FakeProcess`; rate limit off,
+traffic record on, trades seeded), pins itself to CPU 1, and cancels every seeded trade once over
+``concurrency`` keep-alive connections. ``raw`` sends pre-signed
 HTTP/1.1 requests on asyncio streams (a load generator light enough that the server is the bottleneck);
 ``aiohttp`` uses an ``aiohttp.ClientSession`` with the SDK's ``SigningMiddleware``.
 """
@@ -13,31 +13,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
 import sys
 import time
 from collections import Counter
+from urllib.parse import urlsplit
 
 from threecommas_async._signing import HMACSigner, SigningMiddleware, signed_message
 
-KEY = "bench-key"
-SECRET = "bench-secret-0123456789"
+from ._process import FakeProcess, pin_cpu
 
 
-def _pin(cpu: int) -> None:
-    if hasattr(os, "sched_setaffinity") and cpu < (os.cpu_count() or 1):
-        os.sched_setaffinity(0, {cpu})
-
-
-async def _raw(host: str, port: int, ids: list[int], concurrency: int) -> Counter[int]:
-    signer = HMACSigner(SECRET)
+async def _raw(host: str, port: int, key: str, secret: str, ids: list[int], concurrency: int) -> Counter[int]:
+    signer = HMACSigner(secret)
     requests = []
     for tid in ids:
         path = f"/public/api/v2/smart_trades/{tid}"
         sig = signer.sign(signed_message("hmac", path, "", None))
         requests.append(
-            f"DELETE {path} HTTP/1.1\r\nHost: {host}:{port}\r\nApikey: {KEY}\r\nSignature: {sig}\r\n"
+            f"DELETE {path} HTTP/1.1\r\nHost: {host}:{port}\r\nApikey: {key}\r\nSignature: {sig}\r\n"
             "Content-Length: 0\r\n\r\n".encode()
         )
     statuses: Counter[int] = Counter()
@@ -61,14 +54,14 @@ async def _raw(host: str, port: int, ids: list[int], concurrency: int) -> Counte
     return statuses
 
 
-async def _aiohttp(base_url: str, ids: list[int], concurrency: int) -> Counter[int]:
+async def _aiohttp(base_url: str, key: str, secret: str, ids: list[int], concurrency: int) -> Counter[int]:
     import aiohttp
 
     statuses: Counter[int] = Counter()
     it = iter(ids)
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(
-        connector=connector, middlewares=(SigningMiddleware(KEY, api_secret=SECRET, base_url=base_url),)
+        connector=connector, middlewares=(SigningMiddleware(key, api_secret=secret, base_url=base_url),)
     ) as session:
 
         async def worker() -> None:
@@ -91,52 +84,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-record", action="store_true", help="turn the server's traffic record off")
     args = p.parse_args(argv)
 
-    cmd = [
-        sys.executable,
-        "-m",
-        "threecommas_async.testing",
-        "--no-rate-limit",
-        "--cancel-delay",
-        "0",
-        "--api-key",
-        KEY,
-        "--api-secret",
-        SECRET,
-        "--seed-trades",
-        str(args.requests),
-    ]
-    if not args.no_record:
-        cmd.append("--record")
-    server_cpu = args.server_cpu
-    proc = subprocess.Popen(
-        cmd,
-        stdout=subprocess.PIPE,
-        text=True,
-        preexec_fn=(lambda: _pin(server_cpu)) if hasattr(os, "sched_setaffinity") else None,
-    )
-    try:
-        assert proc.stdout is not None
-        base_url = proc.stdout.readline().strip()
-        first_id = last_id = 0
-        for line in proc.stdout:
-            if line.startswith("seeded trade ids:"):
-                first, _, last = line.split(":", 1)[1].strip().partition("..")
-                first_id, last_id = int(first), int(last)
-            if line.startswith("serving"):
-                break
-        ids = list(range(first_id, last_id + 1))
-        _pin(args.client_cpu)
-        hostport = base_url.split("//", 1)[1].split("/", 1)[0]
-        host, _, port = hostport.rpartition(":")
+    with FakeProcess(
+        cpu=args.server_cpu, rate_limit=None, cancel_delay=0, record_requests=not args.no_record
+    ) as fake:
+        ids = fake.seed_trades(args.requests)
+        pin_cpu(args.client_cpu)
+        url = urlsplit(fake.base_url)
+        assert url.hostname is not None and url.port is not None
         t0 = time.perf_counter()
         if args.client == "raw":
-            statuses = asyncio.run(_raw(host, int(port), ids, args.concurrency))
+            statuses = asyncio.run(
+                _raw(url.hostname, url.port, fake.api_key, fake.api_secret, ids, args.concurrency)
+            )
         else:
-            statuses = asyncio.run(_aiohttp(base_url, ids, args.concurrency))
+            statuses = asyncio.run(
+                _aiohttp(fake.base_url, fake.api_key, fake.api_secret, ids, args.concurrency)
+            )
         elapsed = time.perf_counter() - t0
-    finally:
-        proc.terminate()
-        proc.wait(10)
     total = sum(statuses.values())
     print(
         f"{total} DELETE cancels in {elapsed:.2f} s = {total / elapsed:,.0f} requests/s "
