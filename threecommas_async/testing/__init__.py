@@ -56,7 +56,7 @@ _WHERE = {
 
 def __getattr__(name: str) -> Any:
     if name == "ROUTE_NAMES":
-        from ._server import ROUTES
+        from ._routes import ROUTES
 
         value: Any = tuple(r.name for r in ROUTES)
     elif name in _WHERE:

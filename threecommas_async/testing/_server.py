@@ -9,8 +9,7 @@ import secrets
 import socket
 import struct
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime
 from http import HTTPStatus
 from types import TracebackType
@@ -20,20 +19,21 @@ import msgspec
 from aiohttp import web
 
 from ._auth import HMACKey, RSAKey, load_rsa_public_key
+from ._errors import ApiError
+from ._errors import error_answer as _error
 from ._faults import AFTER_PROCESSING, FaultKind, FaultRule, Faults
 from ._ratelimit import DEFAULT_BLOCK, NO_RULES, RateLimiter, RateLimits
-from ._state import ApiError, TradeStore
+from ._routes import PREFIX, ROUTES, UNKNOWN, Ids, Route, resolve
+from ._store import TradeStore
 from ._traffic import RecordedRequest, Stats
 
 __all__ = ["PREFIX", "ROUTES", "FakeThreeCommas"]
-
-PREFIX: Final = "/public/api"
-_SMART: Final = PREFIX + "/v2/smart_trades"
 
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
 _JSON_HEADERS: Final = {"Content-Type": "application/json; charset=utf-8"}
 _LINGER_RST: Final = struct.pack("ii", 1, 0)
+_EMPTY_QUERY: Final[Mapping[str, str]] = {}
 
 _HTML_PAGE: Final = (
     "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
@@ -45,112 +45,6 @@ _REASONS: Final = {
     503: "Service Temporarily Unavailable",
     504: "Gateway Time-out",
 }
-
-Ids = tuple[int, int]
-RouteFn = Callable[[TradeStore, Ids, Mapping[str, str], dict[str, Any], float], Any]
-
-
-@dataclass(frozen=True, slots=True)
-class _Route:
-    method: str
-    path: str  # below /public/api/v2/smart_trades; {id} and {trade_id} are decimal ids
-    name: str
-    status: int
-    fn: RouteFn
-    takes_body: bool = False
-
-
-ROUTES: Final[tuple[_Route, ...]] = (
-    _Route("GET", "", "list", 200, lambda s, i, q, b, now: s.list_trades(q)),
-    _Route("POST", "", "create", 201, lambda s, i, q, b, now: s.create(b, now), True),
-    _Route("GET", "/{id}", "get", 200, lambda s, i, q, b, now: s.get(i[0])),
-    _Route("PATCH", "/{id}", "update", 200, lambda s, i, q, b, now: s.update(i[0], b), True),
-    _Route("DELETE", "/{id}", "cancel", 200, lambda s, i, q, b, now: s.cancel(i[0], now)),
-    _Route("POST", "/{id}/add_funds", "add_funds", 201, lambda s, i, q, b, now: s.add_funds(i[0], b), True),
-    _Route(
-        "GET",
-        "/{id}/reduce_funds_info",
-        "reduce_funds_info",
-        200,
-        lambda s, i, q, b, now: s.reduce_funds_info(i[0]),
-    ),
-    _Route(
-        "POST",
-        "/{id}/reduce_funds",
-        "reduce_funds",
-        201,
-        lambda s, i, q, b, now: s.reduce_funds(i[0], b),
-        True,
-    ),
-    _Route(
-        "POST",
-        "/{id}/close_by_market",
-        "close_by_market",
-        201,
-        lambda s, i, q, b, now: s.close_by_market(i[0], now),
-    ),
-    _Route("POST", "/{id}/force_start", "force_start", 201, lambda s, i, q, b, now: s.force_start(i[0])),
-    _Route(
-        "POST", "/{id}/force_process", "force_process", 201, lambda s, i, q, b, now: s.force_process(i[0])
-    ),
-    _Route("POST", "/{id}/set_note", "set_note", 201, lambda s, i, q, b, now: s.set_note(i[0], b), True),
-    _Route("GET", "/{id}/trades", "trades", 200, lambda s, i, q, b, now: s.trades(i[0])),
-    _Route(
-        "POST",
-        "/{id}/trades/{trade_id}/close_by_market",
-        "close_trade_by_market",
-        201,
-        lambda s, i, q, b, now: s.close_trade_by_market(i[0], i[1]),
-    ),
-    _Route(
-        "DELETE",
-        "/{id}/trades/{trade_id}",
-        "cancel_trade",
-        200,
-        lambda s, i, q, b, now: s.cancel_trade(i[0], i[1], now),
-    ),
-)
-_UNKNOWN: Final = _Route("*", "", "unknown", 404, lambda s, i, q, b, now: None)
-_NO_IDS: Final = (0, 0)
-_EMPTY_QUERY: Final[Mapping[str, str]] = {}
-
-# The precompiled route table: (method, path template with ids replaced by "#") -> route.
-_TABLE: Final[dict[tuple[str, str], _Route]] = {
-    (r.method, r.path.replace("{id}", "#").replace("{trade_id}", "#")): r for r in ROUTES
-}
-
-
-def _is_id(segment: str) -> bool:
-    return segment.isdecimal() and segment.isascii() and len(segment) < 19
-
-
-def _resolve(method: str, path: str) -> tuple[_Route, Ids]:
-    """Route a raw path: a dict lookup on the path with its numeric segments replaced by ``#``."""
-    if not path.startswith(_SMART):
-        return _UNKNOWN, _NO_IDS
-    rest = path[len(_SMART) :]
-    if not rest:
-        return _TABLE.get((method, ""), _UNKNOWN), _NO_IDS
-    parts = rest.split("/")  # rest starts with "/": parts[0] == ""
-    n = len(parts)
-    if n < 2 or parts[0] or not _is_id(parts[1]):
-        return _UNKNOWN, _NO_IDS
-    tid = int(parts[1])
-    if n == 2:
-        return _TABLE.get((method, "/#"), _UNKNOWN), (tid, 0)
-    if n == 3:
-        return _TABLE.get((method, "/#/" + parts[2]), _UNKNOWN), (tid, 0)
-    if parts[2] == "trades" and _is_id(parts[3]):
-        sub = int(parts[3])
-        if n == 4:
-            return _TABLE.get((method, "/#/trades/#"), _UNKNOWN), (tid, sub)
-        if n == 5:
-            return _TABLE.get((method, "/#/trades/#/" + parts[4]), _UNKNOWN), (tid, sub)
-    return _UNKNOWN, _NO_IDS
-
-
-def _error(status: int, error: str, description: str) -> tuple[int, bytes]:
-    return status, _encode({"error": error, "error_description": description})
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -438,7 +332,7 @@ class FakeThreeCommas:
         now = time.monotonic()
         method = request.method
         path, _, query = request.raw_path.partition("?")
-        route, ids = _resolve(method, path)
+        route, ids = resolve(method, path)
         api_key = request.headers.get("Apikey")
         stats = self.stats
         stats.requests += 1
@@ -511,7 +405,7 @@ class FakeThreeCommas:
 
     async def _process(
         self,
-        route: _Route,
+        route: Route,
         ids: Ids,
         request: web.BaseRequest,
         path: str,
@@ -527,7 +421,7 @@ class FakeThreeCommas:
         if not signature or not key.verify(path, query, raw_body, signature):
             return _error(401, "signature_invalid", "Provided signature is invalid")
 
-        if route is _UNKNOWN:
+        if route is UNKNOWN:
             return _error(404, "Not found", "Route not found")
 
         if raw_body and self.strict_content_type:
