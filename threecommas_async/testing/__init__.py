@@ -23,10 +23,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._clock import ManualClock
     from ._faults import FaultKind, FaultRule, Faults
     from ._ratelimit import RateLimitRule, RateLimits
     from ._server import FakeThreeCommas
-    from ._traffic import RecordedRequest, Stats
+    from ._traffic import KeyStats, RecordedRequest, Stats
 
     ROUTE_NAMES: tuple[str, ...]
 
@@ -36,6 +37,8 @@ __all__ = [
     "FaultKind",
     "FaultRule",
     "Faults",
+    "KeyStats",
+    "ManualClock",
     "RateLimitRule",
     "RateLimits",
     "RecordedRequest",
@@ -46,6 +49,8 @@ _WHERE = {
     "FaultKind": "._faults",
     "FaultRule": "._faults",
     "Faults": "._faults",
+    "KeyStats": "._traffic",
+    "ManualClock": "._clock",
     "RateLimitRule": "._ratelimit",
     "RateLimits": "._ratelimit",
     "FakeThreeCommas": "._server",

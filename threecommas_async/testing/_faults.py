@@ -26,7 +26,7 @@ rate_limit     429 ``rate_limit_exceeded``, with ``Retry-After`` when ``retry_af
 ============== ========================================================================= =========
 
 An injected ``rate_limit`` is a real 429: like one from the rate limiter, it blocks the client's identity
-(its IP by default, see ``RateLimits.key_by``) from every endpoint for ``block`` seconds if given, else
+(its API key by default, see ``RateLimits.key_by``) from every endpoint for ``block`` seconds if given, else
 ``retry_after`` if given, else the global rule's block (``rate_limit=None`` or no global rule: 300 s,
 3Commas' documented block). Requests arriving within ``RateLimits.ban_grace`` of the 429 (in flight, the
 client could not recall them) answer 429 too; later ones, while the block lasts, answer 418 and start a

@@ -9,7 +9,7 @@ import secrets
 import socket
 import struct
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from http import HTTPStatus
 from types import TracebackType
@@ -25,7 +25,7 @@ from ._faults import AFTER_PROCESSING, FaultKind, FaultRule, Faults
 from ._ratelimit import DEFAULT_BLOCK, NO_RULES, RateLimiter, RateLimits
 from ._routes import PREFIX, ROUTES, UNKNOWN, Ids, Route, resolve
 from ._store import TradeStore
-from ._traffic import RecordedRequest, Stats
+from ._traffic import KeyStats, RecordedRequest, Stats
 
 __all__ = ["PREFIX", "ROUTES", "FakeThreeCommas"]
 
@@ -69,11 +69,12 @@ class FakeThreeCommas:
     ``cancel_trade``; anything else is ``unknown`` and answers 404).
 
     Options: ``host``/``port`` to listen on (port 0: a free one, kept across restarts); ``api_key`` /
-    ``api_secret``, the HMAC pair it accepts (default: generated per instance); ``rate_limit``, a
-    :class:`RateLimits` (default: 3Commas' documented limits, counted per client IP) or ``None`` for none;
-    ``cancel_delay`` and ``conflict_status`` (below); ``strict_content_type`` (below); ``record_requests``
-    (the traffic record, ``server.requests``; turn it off for long benchmarks — ``server.stats`` counts
-    regardless).
+    ``api_secret``, the HMAC pair it accepts (default: generated per instance; more with
+    :meth:`add_key` / :meth:`new_key`); ``rate_limit``, a :class:`RateLimits` (default: 3Commas'
+    documented limits, per API key, bans per IP) or ``None`` for none; ``cancel_delay`` and
+    ``conflict_status`` (below); ``strict_content_type`` (below); ``record_requests`` (the traffic
+    record, ``server.requests``; turn it off for long benchmarks — ``server.stats``, ``busiest_window``
+    and ``history`` work regardless); ``clock`` (below).
 
     List filters: ``account_id``, ``pair``, ``type`` (``data.type``), ``base``, ``quote``, ``from``/``to``
     (ISO 8601 or epoch seconds, on ``created_at``), ``status`` (``all``; ``active`` = not yet cancelled,
@@ -88,14 +89,22 @@ class FakeThreeCommas:
     ``api_key_invalid_or_expired`` or ``signature_invalid``); the route (404 if unknown); the
     Content-Type check; the endpoint.
 
-    Rate limits are counted per client IP by default (3Commas bans the IP: two keys used from one
-    address share one budget; ``RateLimits(key_by="api_key")`` counts each key apart). The first request
-    over a limit answers 429 and blocks the client (for ``RateLimitRule.block`` s; an injected
-    ``rate_limit`` fault blocks likewise, see :mod:`threecommas_async.testing._faults`). Requests that
-    were already in flight when that 429 went out cannot be recalled, so for ``RateLimits.ban_grace``
-    seconds (1 s; ``RateLimits.scaled(k)``: 1/k s, at least 0.1 s) requests still answer 429; a request
-    that arrives after the grace while the block lasts is "keeping on sending": 418 and a ban (2
-    minutes, growing).
+    Rate limits are counted as 3Commas counts them: each API key the server knows has its own windows
+    and its own 429 block (requests without a known key are counted per client IP), and a 418 ban hits
+    the client IP, every key used from it (``RateLimits(key_by="ip")``: windows and blocks per IP too).
+    The first request over a limit answers 429 and blocks the key (for ``RateLimitRule.block`` s; an
+    injected 429 blocks likewise, see :mod:`threecommas_async.testing._faults`). Requests that were
+    already in flight when that 429 went out cannot be recalled, so for ``RateLimits.ban_grace`` seconds
+    (1 s; ``RateLimits.scaled(k)``: 1/k s, at least 0.1 s) requests still answer 429; a request that
+    arrives after the grace while the block lasts is "keeping on sending": 418 and a ban of the IP (2
+    minutes, growing). :meth:`client_rate_limit` is the SDK ``RateLimit`` that stays within these
+    limits, :meth:`client` a ``ThreeCommasClient`` that uses it.
+
+    Clock: ``clock`` (default ``time.monotonic``) is read once per request; rate-limit windows, blocks
+    and bans, delayed transitions, ``RecordedRequest.time``, :meth:`busiest_window` and :meth:`history`
+    all use it. Pass a :class:`~threecommas_async.testing.ManualClock` to test without sleeping (it must
+    never go backwards). Timestamps in answers (``created_at``, …) stay wall-clock time; the ``latency``
+    fault sleeps for real.
 
     Content-Type: a request with a non-empty body must say ``Content-Type: application/json``
     (parameters such as ``; charset=utf-8`` allowed), otherwise it answers 400 ``invalid_request``, as a
@@ -145,6 +154,7 @@ class FakeThreeCommas:
         conflict_status: Literal[403, 422] = 403,
         record_requests: bool = True,
         strict_content_type: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if conflict_status not in (403, 422):
             raise ValueError("conflict_status must be 403 or 422")
@@ -156,7 +166,8 @@ class FakeThreeCommas:
         self._limits = rate_limit
         self._limiter = RateLimiter(rate_limit if rate_limit is not None else NO_RULES)
         self.strict_content_type = strict_content_type
-        self._store = TradeStore(cancel_delay=cancel_delay, conflict_status=conflict_status)
+        self._clock = clock
+        self._store = TradeStore(cancel_delay=cancel_delay, conflict_status=conflict_status, clock=clock)
         self.faults = Faults()
         self.stats = Stats()
         self.record_requests = record_requests
@@ -226,6 +237,11 @@ class FakeThreeCommas:
         self._limiter = RateLimiter(value if value is not None else NO_RULES)
 
     @property
+    def clock(self) -> Callable[[], float]:
+        """The server's clock (see the class doc), e.g. the :class:`ManualClock` it was given."""
+        return self._clock
+
+    @property
     def cancel_delay(self) -> float | None:
         return self._store.cancel_delay
 
@@ -251,6 +267,16 @@ class FakeThreeCommas:
         else:
             assert public_key is not None
             self._keys[api_key] = RSAKey(load_rsa_public_key(public_key))
+
+    def new_key(self) -> tuple[str, str]:
+        """Make a fresh HMAC key pair, accept it, and return it: ``(api_key, api_secret)``.
+
+        Each key has its own rate-limit windows and 429 block (bans are per IP, see the class doc).
+        """
+        api_key = "fake-" + secrets.token_hex(16)
+        api_secret = secrets.token_hex(32)
+        self.add_key(api_key, secret=api_secret)
+        return api_key, api_secret
 
     def remove_key(self, api_key: str) -> None:
         """Stop accepting ``api_key`` (its requests then answer 401 ``api_key_invalid_or_expired``)."""
@@ -318,6 +344,20 @@ class FakeThreeCommas:
     def clear_requests(self) -> None:
         self._requests.clear()
 
+    def busiest_window(self, api_key: str | None = None, period: float | None = None) -> int:
+        """How many requests ``api_key`` sent in its busiest window of ``period`` seconds.
+
+        Every request that arrived since start or :meth:`reset` counts, whatever it was answered
+        (refused, faulted, dropped); windows are half-open, like the limiter's, so with the limits
+        obeyed the answer is at most ``max_requests``. ``api_key``: default the server's own key;
+        ``period``: default the global rule's (60 s without one). Exact, from the arrival times kept in
+        ``stats.by_key`` (8 bytes a request, kept with ``record_requests=False`` too).
+        """
+        if period is None:
+            rule = self._limits.global_rule if self._limits is not None else None
+            period = rule.period if rule is not None else 60.0
+        return self.stats.key(self.api_key if api_key is None else api_key).busiest_window(period)
+
     def reset(self) -> None:
         """Forget trades, traffic, stats, faults, and rate-limit counters, blocks and bans."""
         self._store.clear()
@@ -329,7 +369,7 @@ class FakeThreeCommas:
     # ------------------------------------------------------------------------------------------- HTTP
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
-        now = time.monotonic()
+        now = self._clock()
         method = request.method
         path, _, query = request.raw_path.partition("?")
         route, ids = resolve(method, path)
@@ -338,6 +378,11 @@ class FakeThreeCommas:
         stats.requests += 1
         by_route = stats.by_route
         by_route[route.name] = by_route.get(route.name, 0) + 1
+        ks = stats.by_key.get(api_key)
+        if ks is None:
+            ks = stats.by_key[api_key] = KeyStats()
+        ks.requests += 1
+        ks.arrivals.append(now)
         rec: RecordedRequest | None = None
         if self.record_requests:
             rec = RecordedRequest(method, path, query, now, route.name, api_key, ids[0] or None)
@@ -345,11 +390,12 @@ class FakeThreeCommas:
 
         limiter = self._limiter
         if not limiter.idle:
+            ip = request.remote or "?"
             code, wait, retry_after = limiter.check(
-                self._identity(request, api_key), route.name == "list", now
+                self._identity(api_key, ip), ip, route.name == "list", now
             )
             if code:
-                return self._refused(code, wait, retry_after, rec)
+                return self._refused(code, wait, retry_after, rec, ks)
 
         fault: FaultRule | None = None
         if self.faults.active:
@@ -361,7 +407,7 @@ class FakeThreeCommas:
                 if rec is not None:
                     rec.fault = kind.value
                 if kind not in AFTER_PROCESSING:
-                    return self._before_fault(request, fault, rec, api_key, now)
+                    return self._before_fault(request, fault, rec, ks, api_key, now)
                 if kind is FaultKind.LATENCY:
                     await asyncio.sleep(fault.delay if fault.delay is not None else 0.1)
                     fault = None
@@ -369,21 +415,37 @@ class FakeThreeCommas:
         status, body = await self._process(route, ids, request, path, query, api_key, now)
 
         if fault is not None:
-            return self._after_fault(request, fault, rec, status, body)
-        if rec is not None:
-            rec.status = status
-        by_status = stats.by_status
-        by_status[status] = by_status.get(status, 0) + 1
+            return self._after_fault(request, fault, rec, ks, status, body)
+        self._count(status, rec, ks)
         return web.Response(body=body, status=status, headers=_JSON_HEADERS)
 
-    def _identity(self, request: web.BaseRequest, api_key: str | None) -> str:
-        """Whom rate limits, blocks and bans apply to: the peer IP, or the API key (``key_by``)."""
-        if api_key and self._limiter.config.key_by == "api_key":
+    def _count(self, status: int, rec: RecordedRequest | None, ks: KeyStats) -> None:
+        """Count an answer: in the record, the stats and the key's stats."""
+        if rec is not None:
+            rec.status = status
+        by_status = self.stats.by_status
+        by_status[status] = by_status.get(status, 0) + 1
+        by_status = ks.by_status
+        by_status[status] = by_status.get(status, 0) + 1
+
+    def _drop(self, ks: KeyStats) -> None:
+        """Count a connection closed without a complete answer."""
+        self.stats.dropped += 1
+        ks.dropped += 1
+
+    def _identity(self, api_key: str | None, ip: str) -> str:
+        """Whom rate-limit windows and blocks count: a known API key (``key_by="api_key"``), else the IP."""
+        if api_key is not None and self._limiter.per_key and api_key in self._keys:
             return api_key
-        return request.remote or "?"
+        return ip
 
     def _refused(
-        self, code: int, wait: float, retry_after: float | None, rec: RecordedRequest | None
+        self,
+        code: int,
+        wait: float,
+        retry_after: float | None,
+        rec: RecordedRequest | None,
+        ks: KeyStats,
     ) -> web.StreamResponse:
         if code == 429:
             status, body = _error(
@@ -391,10 +453,7 @@ class FakeThreeCommas:
             )
         else:
             status, body = _error(418, "ip_banned", f"Too many requests after 429, banned for {wait:g} s")
-        if rec is not None:
-            rec.status = status
-        by_status = self.stats.by_status
-        by_status[status] = by_status.get(status, 0) + 1
+        self._count(status, rec, ks)
         if retry_after is None:
             return web.Response(body=body, status=status, headers=_JSON_HEADERS)
         return web.Response(
@@ -461,14 +520,14 @@ class FakeThreeCommas:
         request: web.BaseRequest,
         fault: FaultRule,
         rec: RecordedRequest | None,
+        ks: KeyStats,
         api_key: str | None,
         now: float,
     ) -> web.StreamResponse:
         kind = fault.kind
-        stats = self.stats
         if kind is FaultKind.RESET_BEFORE:
             self._reset(request)
-            stats.dropped += 1
+            self._drop(ks)
             return web.Response()
         headers: dict[str, str]
         if kind is FaultKind.HTML_ERROR:
@@ -483,7 +542,7 @@ class FakeThreeCommas:
             if fault.retry_after is not None:
                 headers["Retry-After"] = str(math.ceil(fault.retry_after))
             self._limiter.block(
-                self._identity(request, api_key),
+                self._identity(api_key, request.remote or "?"),
                 self._fault_block(fault),
                 now,
                 retry_after=fault.retry_after is not None,
@@ -492,9 +551,7 @@ class FakeThreeCommas:
             status = int(kind.value.removeprefix("http_"))
             body = _encode({"error": "unknown_error", "error_description": _REASONS[status]})
             headers = _JSON_HEADERS
-        if rec is not None:
-            rec.status = status
-        stats.by_status[status] = stats.by_status.get(status, 0) + 1
+        self._count(status, rec, ks)
         return web.Response(body=body, status=status, headers=headers)
 
     def _fault_block(self, fault: FaultRule) -> float:
@@ -514,18 +571,16 @@ class FakeThreeCommas:
         request: web.BaseRequest,
         fault: FaultRule,
         rec: RecordedRequest | None,
+        ks: KeyStats,
         status: int,
         body: bytes,
     ) -> web.StreamResponse:
         kind = fault.kind
-        stats = self.stats
         if kind is FaultKind.MALFORMED_JSON:
-            if rec is not None:
-                rec.status = 200
-            stats.by_status[200] = stats.by_status.get(200, 0) + 1
+            self._count(200, rec, ks)
             garbage = body[: max(1, len(body) // 2)] + b"<!-- upstream sent an invalid JSON -->"
             return web.Response(body=garbage, status=200, headers=_JSON_HEADERS)
-        stats.dropped += 1
+        self._drop(ks)
         transport = request.transport
         if kind is FaultKind.TRUNCATED and transport is not None and not transport.is_closing():
             head = (
