@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ._faults import FaultKind, FaultRule, Faults
     from ._ratelimit import RateLimitRule, RateLimits
     from ._server import FakeThreeCommas
+    from ._store import Transition
     from ._traffic import KeyStats, RecordedRequest, Stats
 
     ROUTE_NAMES: tuple[str, ...]
@@ -43,6 +44,7 @@ __all__ = [
     "RateLimits",
     "RecordedRequest",
     "Stats",
+    "Transition",
 ]
 
 _WHERE = {
@@ -56,6 +58,7 @@ _WHERE = {
     "FakeThreeCommas": "._server",
     "RecordedRequest": "._traffic",
     "Stats": "._traffic",
+    "Transition": "._store",
 }
 
 

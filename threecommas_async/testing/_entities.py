@@ -18,6 +18,7 @@ from ._statuses import FINAL, NOT_ENTERED
 __all__ = ["SubTrades", "TradeRecord", "find_sub_trade", "sub_trades"]
 
 Json = dict[str, Any]
+HistoryEntry = tuple[float, str | None, str, str, str | None]
 
 
 class SubTrades:
@@ -34,13 +35,15 @@ class SubTrades:
 
 class TradeRecord:
     """One SmartTrade: its id, status and timestamps (wall-clock epoch seconds), pointing at a shared
-    :class:`~._render.Shape` for its parameters."""
+    :class:`~._render.Shape` for its parameters; ``born`` and ``history`` are on the server's clock."""
 
     __slots__ = (
+        "born",
         "closed_ts",
         "created_at",
         "created_ts",
         "entered",
+        "history",
         "id",
         "note",
         "shape",
@@ -49,7 +52,16 @@ class TradeRecord:
         "updated_ts",
     )
 
-    def __init__(self, id: int, shape: Shape, status: str, created_ts: float, note: str | None) -> None:
+    def __init__(
+        self,
+        id: int,
+        shape: Shape,
+        status: str,
+        created_ts: float,
+        note: str | None,
+        born: float,
+        history: list[HistoryEntry] | None = None,
+    ) -> None:
         self.id = id
         self.shape = shape
         self.status = status
@@ -60,6 +72,11 @@ class TradeRecord:
         self.closed_ts: float | None = created_ts if status in FINAL else None
         self.note = note
         self.sub: SubTrades | None = None
+        self.born = born
+        #: ``(time, from, to, cause, api_key)`` per status change, oldest first, starting with the
+        #: trade's birth (from ``None``). ``None`` until a seeded trade first changes: its one entry,
+        #: ``(born, None, status, "seed", None)``, is implied, which keeps 100 000 seeded trades cheap.
+        self.history = history
 
 
 def _entity(

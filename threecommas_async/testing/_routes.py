@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ._store import TradeStore
+from ._store import Origin, TradeStore
 
 __all__ = ["PREFIX", "ROUTES", "UNKNOWN", "Ids", "Route", "resolve"]
 
@@ -18,7 +18,8 @@ PREFIX: Final = "/public/api"
 _SMART: Final = PREFIX + "/v2/smart_trades"
 
 Ids = tuple[int, int]
-RouteFn = Callable[[TradeStore, Ids, Mapping[str, str], dict[str, Any], float], Any]
+RouteFn = Callable[[TradeStore, Ids, Mapping[str, str], dict[str, Any], Origin], Any]
+"""``(store, ids, query, body, origin)`` -> the answer's JSON."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,25 +33,25 @@ class Route:
 
 
 ROUTES: Final[tuple[Route, ...]] = (
-    Route("GET", "", "list", 200, lambda s, i, q, b, now: s.list_trades(q)),
-    Route("POST", "", "create", 201, lambda s, i, q, b, now: s.create(b, now), True),
-    Route("GET", "/{id}", "get", 200, lambda s, i, q, b, now: s.get(i[0])),
-    Route("PATCH", "/{id}", "update", 200, lambda s, i, q, b, now: s.update(i[0], b), True),
-    Route("DELETE", "/{id}", "cancel", 200, lambda s, i, q, b, now: s.cancel(i[0], now)),
-    Route("POST", "/{id}/add_funds", "add_funds", 201, lambda s, i, q, b, now: s.add_funds(i[0], b), True),
+    Route("GET", "", "list", 200, lambda s, i, q, b, o: s.list_trades(q)),
+    Route("POST", "", "create", 201, lambda s, i, q, b, o: s.create(b, o), True),
+    Route("GET", "/{id}", "get", 200, lambda s, i, q, b, o: s.get(i[0])),
+    Route("PATCH", "/{id}", "update", 200, lambda s, i, q, b, o: s.update(i[0], b), True),
+    Route("DELETE", "/{id}", "cancel", 200, lambda s, i, q, b, o: s.cancel(i[0], o)),
+    Route("POST", "/{id}/add_funds", "add_funds", 201, lambda s, i, q, b, o: s.add_funds(i[0], b), True),
     Route(
         "GET",
         "/{id}/reduce_funds_info",
         "reduce_funds_info",
         200,
-        lambda s, i, q, b, now: s.reduce_funds_info(i[0]),
+        lambda s, i, q, b, o: s.reduce_funds_info(i[0]),
     ),
     Route(
         "POST",
         "/{id}/reduce_funds",
         "reduce_funds",
         201,
-        lambda s, i, q, b, now: s.reduce_funds(i[0], b),
+        lambda s, i, q, b, o: s.reduce_funds(i[0], b),
         True,
     ),
     Route(
@@ -58,28 +59,30 @@ ROUTES: Final[tuple[Route, ...]] = (
         "/{id}/close_by_market",
         "close_by_market",
         201,
-        lambda s, i, q, b, now: s.close_by_market(i[0], now),
+        lambda s, i, q, b, o: s.close_by_market(i[0], o),
     ),
-    Route("POST", "/{id}/force_start", "force_start", 201, lambda s, i, q, b, now: s.force_start(i[0])),
-    Route("POST", "/{id}/force_process", "force_process", 201, lambda s, i, q, b, now: s.force_process(i[0])),
-    Route("POST", "/{id}/set_note", "set_note", 201, lambda s, i, q, b, now: s.set_note(i[0], b), True),
-    Route("GET", "/{id}/trades", "trades", 200, lambda s, i, q, b, now: s.trades(i[0])),
+    Route("POST", "/{id}/force_start", "force_start", 201, lambda s, i, q, b, o: s.force_start(i[0], o)),
+    Route(
+        "POST", "/{id}/force_process", "force_process", 201, lambda s, i, q, b, o: s.force_process(i[0], o)
+    ),
+    Route("POST", "/{id}/set_note", "set_note", 201, lambda s, i, q, b, o: s.set_note(i[0], b), True),
+    Route("GET", "/{id}/trades", "trades", 200, lambda s, i, q, b, o: s.trades(i[0])),
     Route(
         "POST",
         "/{id}/trades/{trade_id}/close_by_market",
         "close_trade_by_market",
         201,
-        lambda s, i, q, b, now: s.close_trade_by_market(i[0], i[1]),
+        lambda s, i, q, b, o: s.close_trade_by_market(i[0], i[1]),
     ),
     Route(
         "DELETE",
         "/{id}/trades/{trade_id}",
         "cancel_trade",
         200,
-        lambda s, i, q, b, now: s.cancel_trade(i[0], i[1], now),
+        lambda s, i, q, b, o: s.cancel_trade(i[0], i[1], o),
     ),
 )
-UNKNOWN: Final = Route("*", "", "unknown", 404, lambda s, i, q, b, now: None)
+UNKNOWN: Final = Route("*", "", "unknown", 404, lambda s, i, q, b, o: None)
 _NO_IDS: Final = (0, 0)
 
 # The precompiled route table: (method, path template with ids replaced by "#") -> route.

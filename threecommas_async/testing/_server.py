@@ -24,7 +24,7 @@ from ._errors import error_answer as _error
 from ._faults import AFTER_PROCESSING, FaultKind, FaultRule, Faults
 from ._ratelimit import DEFAULT_BLOCK, NO_RULES, RateLimiter, RateLimits
 from ._routes import PREFIX, ROUTES, UNKNOWN, Ids, Route, resolve
-from ._store import TradeStore
+from ._store import Origin, TradeStore, Transition
 from ._traffic import KeyStats, RecordedRequest, Stats
 
 __all__ = ["PREFIX", "ROUTES", "FakeThreeCommas"]
@@ -324,6 +324,21 @@ class FakeThreeCommas:
         """The current ``status.type`` of a SmartTrade; ``KeyError`` if unknown."""
         return self._store.status_of(trade_id)
 
+    def history(self, trade_id: int) -> list[Transition]:
+        """Every status change of a SmartTrade, oldest first, with its cause; ``KeyError`` if unknown.
+
+        The first entry is its birth (``from_=None``, cause ``"seed"`` or ``"create"``). So a test can
+        tell a trade cancelled by a DELETE it sent (a ``cancel`` transition to
+        ``cancellation_pending`` after the test started) from one that was final before. Kept with
+        ``record_requests=False`` too. See :class:`~threecommas_async.testing.Transition`.
+        """
+        return self._store.history(trade_id)
+
+    def delete_count(self, trade_id: int) -> int:
+        """How many DELETE requests (``cancel`` and ``cancel_trade``) for this SmartTrade reached the
+        server, whatever they were answered (refused, faulted and dropped ones included)."""
+        return self.stats.deletes.get(trade_id, 0)
+
     def set_trade_status(self, trade_id: int, status: str) -> None:
         """Force a SmartTrade into ``status`` (e.g. ``"finished"``, ``"failed"``)."""
         self._store.set_status(trade_id, status)
@@ -383,6 +398,9 @@ class FakeThreeCommas:
             ks = stats.by_key[api_key] = KeyStats()
         ks.requests += 1
         ks.arrivals.append(now)
+        if method == "DELETE" and route is not UNKNOWN:
+            deletes = stats.deletes
+            deletes[ids[0]] = deletes.get(ids[0], 0) + 1
         rec: RecordedRequest | None = None
         if self.record_requests:
             rec = RecordedRequest(method, path, query, now, route.name, api_key, ids[0] or None)
@@ -508,9 +526,8 @@ class FakeThreeCommas:
         store = self._store
         try:
             store.resolve(now)
-            result = route.fn(
-                store, ids, request.query if route.name == "list" else _EMPTY_QUERY, payload, now
-            )
+            query_args = request.query if route.name == "list" else _EMPTY_QUERY
+            result = route.fn(store, ids, query_args, payload, Origin(now, route.name, api_key))
         except ApiError as exc:
             return exc.status, _encode(exc.body())
         return route.status, _encode(result)

@@ -3,6 +3,9 @@
 Delayed transitions (``cancellation_pending`` → ``cancelled``, ``panic_sell_pending`` → ``finished``,
 ``created`` → ``waiting_*``) are deadlines in one heap, applied lazily at the start of every request
 (and of every inspection method): no timer per trade, and a delay of 0 means "the next request sees it".
+
+Every status change is kept with its cause (:class:`Transition`), so that a test can tell what really
+happened to a SmartTrade from what a client reports about it.
 """
 
 from __future__ import annotations
@@ -14,11 +17,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from operator import attrgetter
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 import msgspec
 
-from ._entities import SubTrades, TradeRecord, find_sub_trade, sub_trades
+from ._entities import HistoryEntry, SubTrades, TradeRecord, find_sub_trade, sub_trades
 from ._errors import ApiError, not_found
 from ._render import Shape, fmt, iso, render
 from ._statuses import CANCELLABLE, FINAL, NOT_ENTERED, WAITING
@@ -31,7 +34,7 @@ from ._validation import (
     parse_update,
 )
 
-__all__ = ["TradeStore"]
+__all__ = ["Origin", "TradeStore", "Transition"]
 
 Json = dict[str, Any]
 
@@ -49,6 +52,33 @@ _DEFAULT_BODY: Final[Json] = {
         "steps": [{"order_type": "limit", "volume": "100", "price": {"type": "last", "percent": "5"}}],
     },
 }
+
+
+class Origin(NamedTuple):
+    """Where a state change comes from: when (server clock), why, and which key asked for it."""
+
+    time: float
+    cause: str  # a route name ("cancel", "create", ...), "seed", "set_status" or "timer"
+    api_key: str | None = None
+
+
+class Transition(NamedTuple):
+    """One status change of a SmartTrade, as :meth:`FakeThreeCommas.history` lists them.
+
+    ``time`` is on the server's clock (``RecordedRequest.time``'s); a delayed transition is stamped
+    with its deadline, when it happened, not with the request that noticed it. ``from_`` is ``None``
+    for the first entry, the trade's birth. ``cause``: the route name of the request that made the
+    change (``"cancel"``, ``"cancel_trade"``, ``"close_by_market"``, ``"force_start"``,
+    ``"force_process"``, ``"create"``), ``"seed"`` (``seed_trades`` / ``add_trade``),
+    ``"set_status"`` (``set_trade_status``) or ``"timer"`` (a delayed transition, also when
+    ``complete_pending`` forced it). ``api_key``: the ``Apikey`` of that request, else ``None``.
+    """
+
+    time: float
+    from_: str | None
+    to: str
+    cause: str
+    api_key: str | None
 
 
 def _sort_key(order_by: str) -> Callable[[TradeRecord], Any]:
@@ -149,19 +179,26 @@ class TradeStore:
         if heap[0][0] > now:
             return
         wall_now = self._wall()
+        clock_now = self._clock() if now == _INF else now
         trades = self._trades
         while heap and heap[0][0] <= now:
             deadline, _, tid, src, dst = heapq.heappop(heap)
             rec = trades.get(tid)
             if rec is None or rec.status != src:
                 continue
-            self._set_status(rec, dst, wall_now if now == _INF else wall_now - (now - deadline))
+            at = min(deadline, clock_now)  # forced by complete_pending: now, not at an infinite deadline
+            self._set_status(rec, dst, wall_now - (clock_now - at), Origin(at, "timer"))
 
     def complete_pending(self) -> None:
         """Apply every scheduled transition now, whatever its deadline."""
         self.resolve(_INF)
 
-    def _set_status(self, rec: TradeRecord, status: str, wall: float) -> None:
+    def _set_status(self, rec: TradeRecord, status: str, wall: float, origin: Origin) -> None:
+        """Change ``rec``'s status at ``wall`` (its timestamps) and log it with its ``origin``."""
+        history = rec.history
+        if history is None:
+            history = rec.history = [(rec.born, None, rec.status, "seed", None)]
+        history.append((origin.time, rec.status, status, origin.cause, origin.api_key))
         if status == "waiting_targets" or (status == "finished" and rec.status == "created"):
             rec.entered = True
         rec.status = status
@@ -191,12 +228,17 @@ class TradeStore:
     def status_of(self, trade_id: int) -> str:
         return self._inspect(trade_id).status
 
+    def history(self, trade_id: int) -> list[Transition]:
+        rec = self._inspect(trade_id)
+        entries: list[HistoryEntry] = rec.history or [(rec.born, None, rec.status, "seed", None)]
+        return [Transition._make(e) for e in entries]
+
     def set_status(self, trade_id: int, status: str) -> None:
         rec = self._trades.get(trade_id)
         if rec is None:
             raise KeyError(trade_id)
         rec.entered = status not in NOT_ENTERED
-        self._set_status(rec, status, self._wall())
+        self._set_status(rec, status, self._wall(), Origin(self._clock(), "set_status"))
 
     def _conflict(self, rec: TradeRecord, action: str) -> ApiError:
         text = f"{action} is not allowed for a SmartTrade in status {rec.status}"
@@ -246,9 +288,10 @@ class TradeStore:
             ts = float(created_at)
         ids = []
         trades = self._trades
+        born = self._clock()
         for _ in range(n):
             tid = self._new_id()
-            trades[tid] = TradeRecord(tid, shape, status, ts, note)
+            trades[tid] = TradeRecord(tid, shape, status, ts, note, born)
             ids.append(tid)
         return ids
 
@@ -264,10 +307,11 @@ class TradeStore:
         start = (q.page - 1) * q.per_page
         return [render(r) for r in ordered[start : start + q.per_page]]
 
-    def create(self, body: Json, now: float) -> Json:
+    def create(self, body: Json, origin: Origin) -> Json:
         params, note = parse_create(body, self.next_step_id)
         tid = self._new_id()
-        rec = TradeRecord(tid, Shape(params), "created", self._wall(), note)
+        birth: HistoryEntry = (origin.time, None, "created", origin.cause, origin.api_key)
+        rec = TradeRecord(tid, Shape(params), "created", self._wall(), note, origin.time, [birth])
         self._trades[tid] = rec
         if params.instant and params.order_type == "market":
             target = "finished"
@@ -275,19 +319,18 @@ class TradeStore:
             target = "waiting_targets"
         else:
             target = "waiting_position"
-        self._schedule(rec, 0.0, "created", target, now)
+        self._schedule(rec, 0.0, "created", target, origin.time)
         return render(rec)
 
     def get(self, trade_id: int) -> Json:
         return render(self.get_record(trade_id))
 
-    def cancel(self, trade_id: int, now: float) -> Json:
+    def cancel(self, trade_id: int, origin: Origin) -> Json:
         rec = self.get_record(trade_id)
         if rec.status not in CANCELLABLE:
             raise self._conflict(rec, "Cancel")
-        rec.status = "cancellation_pending"
-        rec.updated_ts = self._wall()
-        self._schedule(rec, self.cancel_delay, "cancellation_pending", "cancelled", now)
+        self._set_status(rec, "cancellation_pending", self._wall(), origin)
+        self._schedule(rec, self.cancel_delay, "cancellation_pending", "cancelled", origin.time)
         return render(rec)
 
     def update(self, trade_id: int, body: Json) -> Json:
@@ -331,31 +374,30 @@ class TradeStore:
             )
         return self._touch(rec, Shape(replace(p, units=p.units - value, price=rec.shape.entry_price)))
 
-    def close_by_market(self, trade_id: int, now: float) -> Json:
+    def close_by_market(self, trade_id: int, origin: Origin) -> Json:
         rec = self.get_record(trade_id)
         if rec.status not in CANCELLABLE:
             raise self._conflict(rec, "Close by market")
-        rec.status = "panic_sell_pending"
-        rec.updated_ts = self._wall()
-        self._schedule(rec, self.cancel_delay, "panic_sell_pending", "finished", now)
+        self._set_status(rec, "panic_sell_pending", self._wall(), origin)
+        self._schedule(rec, self.cancel_delay, "panic_sell_pending", "finished", origin.time)
         return render(rec)
 
-    def force_start(self, trade_id: int) -> Json:
+    def force_start(self, trade_id: int, origin: Origin) -> Json:
         rec = self.get_record(trade_id)
         if rec.status not in ("created", "waiting_position"):
             raise self._conflict(rec, "Force start")
         rec.entered = True
-        self._set_status(rec, "waiting_targets", self._wall())
+        self._set_status(rec, "waiting_targets", self._wall(), origin)
         return render(rec)
 
-    def force_process(self, trade_id: int) -> Json:
+    def force_process(self, trade_id: int, origin: Origin) -> Json:
         rec = self.get_record(trade_id)
         if rec.status in FINAL:
             raise self._conflict(rec, "Force process")
         if rec.status == "cancellation_pending":
-            self._set_status(rec, "cancelled", self._wall())
+            self._set_status(rec, "cancelled", self._wall(), origin)
         elif rec.status == "panic_sell_pending":
-            self._set_status(rec, "finished", self._wall())
+            self._set_status(rec, "finished", self._wall(), origin)
         else:
             rec.updated_ts = self._wall()
         return render(rec)
@@ -390,14 +432,14 @@ class TradeStore:
         }
         return self._touch(rec)
 
-    def cancel_trade(self, trade_id: int, sub_id: int, now: float) -> Json:
+    def cancel_trade(self, trade_id: int, sub_id: int, origin: Origin) -> Json:
         rec = self.get_record(trade_id)
         sub = self._sub(rec)
         t = find_sub_trade(rec, sub, sub_id)
         if rec.status in FINAL or not t["cancelable"]:
             raise self._conflict(rec, "Cancel trade")
         if t["trade_purpose"] == "position":
-            return self.cancel(trade_id, now)
+            return self.cancel(trade_id, origin)
         t.update(status="cancelled", cancelable=False, force_processable=False, updated_at=iso(self._wall()))
         p = rec.shape.params
         if t["trade_purpose"] == "take_profit":
