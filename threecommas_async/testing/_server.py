@@ -18,11 +18,13 @@ from typing import Any, Final, Literal, Self
 import msgspec
 from aiohttp import web
 
+from threecommas_async import RateLimit, ThreeCommasClient
+
 from ._auth import HMACKey, RSAKey, load_rsa_public_key
 from ._errors import ApiError
 from ._errors import error_answer as _error
 from ._faults import AFTER_PROCESSING, FaultKind, FaultRule, Faults
-from ._ratelimit import DEFAULT_BLOCK, NO_RULES, RateLimiter, RateLimits
+from ._ratelimit import DEFAULT_BLOCK, NO_RULES, RateLimiter, RateLimits, client_rate_limit
 from ._routes import PREFIX, ROUTES, UNKNOWN, Ids, Route, resolve
 from ._store import Origin, TradeStore, Transition
 from ._traffic import KeyStats, RecordedRequest, Stats
@@ -235,6 +237,35 @@ class FakeThreeCommas:
         """Replace the limits; counters, blocks and bans start afresh."""
         self._limits = value
         self._limiter = RateLimiter(value if value is not None else NO_RULES)
+
+    def client_rate_limit(self, **changes: Any) -> RateLimit | None:
+        """The SDK's ``RateLimit`` that keeps a client within this server's limits.
+
+        The client-side twin of ``rate_limit``: the global rule gives ``max_rate`` / ``time_period`` /
+        ``cooldown``, the list rule the ``"GET /v2/smart_trades"`` endpoint limit, ``ban`` the
+        ``ban_duration``; ``None`` when the server limits nothing. ``changes`` are further ``RateLimit``
+        arguments (``max_wait=...``). A client whose limits disagree with the server's waits for
+        cool-downs it need not (or gets banned); this one does neither.
+        """
+        return client_rate_limit(self._limits, **changes)
+
+    def client(self, **overrides: Any) -> ThreeCommasClient:
+        """A ``ThreeCommasClient`` for this server: its ``base_url``, its own key pair and
+        :meth:`client_rate_limit`; ``overrides`` go to the constructor (``retry=...``, another
+        ``api_key`` / ``api_secret`` from :meth:`new_key`, or a ``private_key`` for an RSA key added
+        with :meth:`add_key`). The server must be started. Use it as
+        ``async with server.client() as client:``.
+        """
+        kwargs: dict[str, Any] = {
+            "api_key": self.api_key,
+            "api_secret": self.api_secret,
+            "base_url": self.base_url,
+            "rate_limit": self.client_rate_limit(),
+        }
+        if "private_key" in overrides and "api_secret" not in overrides:
+            del kwargs["api_secret"]
+        kwargs.update(overrides)
+        return ThreeCommasClient(**kwargs)
 
     @property
     def clock(self) -> Callable[[], float]:
