@@ -9,11 +9,11 @@ import secrets
 import socket
 import struct
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any, Final, Literal, Self
+from typing import Any, Final, Literal, NamedTuple, Self
 
 import msgspec
 from aiohttp import web
@@ -23,7 +23,17 @@ from threecommas_async import RateLimit, ThreeCommasClient
 from ._auth import HMACKey, RSAKey, load_rsa_public_key
 from ._errors import ApiError
 from ._errors import error_answer as _error
-from ._faults import AFTER_PROCESSING, FaultKind, FaultRule, Faults
+from ._fault_answers import (
+    ENDLESS_CHUNK,
+    JSON_TYPE,
+    REASONS,
+    deep_json,
+    gzip_bomb,
+    html_page,
+    respond_body,
+    respond_headers,
+)
+from ._faults import DEFAULT_BOMB_SIZE, DEFAULT_DEPTH, FaultKind, FaultRule, Faults
 from ._ratelimit import DEFAULT_BLOCK, NO_RULES, RateLimiter, RateLimits, client_rate_limit
 from ._routes import PREFIX, ROUTES, UNKNOWN, Ids, Route, resolve
 from ._store import Origin, TradeStore, Transition
@@ -33,20 +43,23 @@ __all__ = ["PREFIX", "ROUTES", "FakeThreeCommas"]
 
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
-_JSON_HEADERS: Final = {"Content-Type": "application/json; charset=utf-8"}
+_JSON_HEADERS: Final = {"Content-Type": JSON_TYPE}
 _LINGER_RST: Final = struct.pack("ii", 1, 0)
 _EMPTY_QUERY: Final[Mapping[str, str]] = {}
 
-_HTML_PAGE: Final = (
-    "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
-    "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
-)
-_REASONS: Final = {
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Temporarily Unavailable",
-    504: "Gateway Time-out",
-}
+_HANG_POLL: Final = 0.05
+"""How often a hanging request looks whether its client has gone."""
+
+
+class _Exchange(NamedTuple):
+    """What a faulted answer needs to know of its request."""
+
+    request: web.BaseRequest
+    rec: RecordedRequest | None
+    ks: KeyStats
+    api_key: str | None
+    trade_id: int
+    now: float
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -175,6 +188,8 @@ class FakeThreeCommas:
         self.record_requests = record_requests
         self._requests: list[RecordedRequest] = []
         self._runner: web.ServerRunner | None = None
+        self._lingerers: set[asyncio.Task[Any]] = set()  # hang / endless handlers
+        self._shutdown_timeout = 0.5  # how long stop() lets requests in progress finish
 
     def __repr__(self) -> str:
         where = self.base_url if self._runner is not None else "not started"
@@ -188,7 +203,7 @@ class FakeThreeCommas:
             return
         # The low-level server with a precompiled route table: no Application, router or middlewares.
         server = web.Server(self._handle, access_log=None)
-        runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=0.5)
+        runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=self._shutdown_timeout)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self._port, backlog=1024)
         try:
@@ -202,6 +217,8 @@ class FakeThreeCommas:
     async def stop(self) -> None:
         """Close the listener and every connection. Idempotent."""
         runner, self._runner = self._runner, None
+        for task in list(self._lingerers):
+            task.cancel()  # else the shutdown would wait for them to time out
         if runner is not None:
             await runner.cleanup()
 
@@ -455,16 +472,16 @@ class FakeThreeCommas:
                 stats.faults[kind] = stats.faults.get(kind, 0) + 1
                 if rec is not None:
                     rec.fault = kind.value
-                if kind not in AFTER_PROCESSING:
-                    return self._before_fault(request, fault, rec, ks, api_key, now)
                 if kind is FaultKind.LATENCY:
                     await asyncio.sleep(fault.delay if fault.delay is not None else 0.1)
                     fault = None
+                elif not fault.processes:
+                    return await self._faulted(fault, _Exchange(request, rec, ks, api_key, ids[0], now))
 
         status, body = await self._process(route, ids, request, path, query, api_key, now)
 
         if fault is not None:
-            return self._after_fault(request, fault, rec, ks, status, body)
+            return await self._faulted(fault, _Exchange(request, rec, ks, api_key, ids[0], now), status, body)
         self._count(status, rec, ks)
         return web.Response(body=body, status=status, headers=_JSON_HEADERS)
 
@@ -563,43 +580,63 @@ class FakeThreeCommas:
             return exc.status, _encode(exc.body())
         return route.status, _encode(result)
 
-    def _before_fault(
-        self,
-        request: web.BaseRequest,
-        fault: FaultRule,
-        rec: RecordedRequest | None,
-        ks: KeyStats,
-        api_key: str | None,
-        now: float,
+    async def _faulted(
+        self, fault: FaultRule, ex: _Exchange, status: int | None = None, body: bytes | None = None
     ) -> web.StreamResponse:
+        """Answer with ``fault``; ``status`` / ``body`` are the processed answer (``None``: not processed)."""
         kind = fault.kind
-        if kind is FaultKind.RESET_BEFORE:
-            self._reset(request)
-            self._drop(ks)
+        if kind is FaultKind.RESET_BEFORE or kind is FaultKind.RESET_AFTER:
+            self._reset(ex.request)
+            self._drop(ex.ks)
             return web.Response()
-        headers: dict[str, str]
-        if kind is FaultKind.HTML_ERROR:
+        if kind is FaultKind.TRUNCATED:
+            assert status is not None and body is not None
+            return self._truncated(ex, status, body)
+        if kind is FaultKind.HANG:
+            return await self._hang(ex)
+        if kind is FaultKind.ENDLESS:
+            return await self._endless(fault, ex)
+        headers: Mapping[str, str]
+        if kind is FaultKind.MALFORMED_JSON:
+            assert body is not None
+            status = 200
+            body = body[: max(1, len(body) // 2)] + b"<!-- upstream sent an invalid JSON -->"
+            headers = _JSON_HEADERS
+        elif kind is FaultKind.HTML_ERROR:
             status = fault.status or 502
-            reason = _REASONS.get(status, "Error")
-            body = _HTML_PAGE.format(status=status, reason=reason).encode()
+            body = html_page(status)
             headers = {"Content-Type": "text/html", "Server": "nginx"}
         elif kind is FaultKind.RATE_LIMIT:
             status = 429
             body = _encode({"error": "rate_limit_exceeded", "error_description": "Too many requests"})
-            headers = dict(_JSON_HEADERS)
+            headers = _JSON_HEADERS
             if fault.retry_after is not None:
-                headers["Retry-After"] = str(math.ceil(fault.retry_after))
-            self._limiter.block(
-                self._identity(api_key, request.remote or "?"),
-                self._fault_block(fault),
-                now,
-                retry_after=fault.retry_after is not None,
-            )
+                headers = {**_JSON_HEADERS, "Retry-After": str(math.ceil(fault.retry_after))}
+        elif kind is FaultKind.RESPOND:
+            status = fault.status or status or 200
+            body = respond_body(fault.body, body)
+            headers = respond_headers(fault.headers, body)
+        elif kind is FaultKind.DEEP_JSON:
+            status = fault.status or status or 200
+            body = deep_json(body, fault.depth or DEFAULT_DEPTH, ex.trade_id)
+            headers = _JSON_HEADERS
+        elif kind is FaultKind.GZIP_BOMB:
+            status = fault.status or 200
+            body = gzip_bomb(DEFAULT_BOMB_SIZE if fault.size is None else fault.size)
+            headers = {"Content-Type": JSON_TYPE, "Content-Encoding": "gzip"}
         else:  # http_5xx
             status = int(kind.value.removeprefix("http_"))
-            body = _encode({"error": "unknown_error", "error_description": _REASONS[status]})
+            body = _encode({"error": "unknown_error", "error_description": REASONS[status]})
             headers = _JSON_HEADERS
-        self._count(status, rec, ks)
+        if status == 429 and fault.block != 0:
+            # An injected 429 is a real one: the key is blocked (and banned if it keeps sending).
+            self._limiter.block(
+                self._identity(ex.api_key, ex.request.remote or "?"),
+                self._fault_block(fault),
+                ex.now,
+                retry_after=fault.retry_after is not None,
+            )
+        self._count(status, ex.rec, ex.ks)
         return web.Response(body=body, status=status, headers=headers)
 
     def _fault_block(self, fault: FaultRule) -> float:
@@ -614,33 +651,54 @@ class FakeThreeCommas:
             return limits.global_rule.block
         return DEFAULT_BLOCK
 
-    def _after_fault(
-        self,
-        request: web.BaseRequest,
-        fault: FaultRule,
-        rec: RecordedRequest | None,
-        ks: KeyStats,
-        status: int,
-        body: bytes,
-    ) -> web.StreamResponse:
-        kind = fault.kind
-        if kind is FaultKind.MALFORMED_JSON:
-            self._count(200, rec, ks)
-            garbage = body[: max(1, len(body) // 2)] + b"<!-- upstream sent an invalid JSON -->"
-            return web.Response(body=garbage, status=200, headers=_JSON_HEADERS)
-        self._drop(ks)
-        transport = request.transport
-        if kind is FaultKind.TRUNCATED and transport is not None and not transport.is_closing():
+    def _truncated(self, ex: _Exchange, status: int, body: bytes) -> web.StreamResponse:
+        """Status line, headers and half the body, with a Content-Length promising one byte more."""
+        self._drop(ex.ks)
+        transport = ex.request.transport
+        if transport is not None and not transport.is_closing():
             head = (
                 f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
-                f"Content-Type: application/json; charset=utf-8\r\n"
+                f"Content-Type: {JSON_TYPE}\r\n"
                 f"Content-Length: {len(body) + 1}\r\n\r\n"
             ).encode()
             transport.write(head + body[: len(body) // 2])
             transport.close()
-            return web.Response()
-        self._reset(request)  # reset_after
         return web.Response()
+
+    @contextlib.contextmanager
+    def _lingering(self) -> Iterator[None]:
+        """Mark the running handler as one that never ends on its own: :meth:`stop` cancels it."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._lingerers.add(task)
+        try:
+            yield
+        finally:
+            self._lingerers.discard(task)
+
+    async def _hang(self, ex: _Exchange) -> web.StreamResponse:
+        """Never answer: wait until the client closes the connection (or the server stops)."""
+        self._drop(ex.ks)
+        with self._lingering():
+            # aiohttp tells a handler nothing when its client leaves (no handler cancellation, which
+            # would also cut short the latency fault): no event to wait for, so look now and then.
+            while (transport := ex.request.transport) is not None and not transport.is_closing():  # noqa: ASYNC110
+                await asyncio.sleep(_HANG_POLL)
+        return web.Response()
+
+    async def _endless(self, fault: FaultRule, ex: _Exchange) -> web.StreamResponse:
+        """A chunked answer that never ends: chunks until the client goes away (or the server stops)."""
+        self._drop(ex.ks)
+        response = web.StreamResponse(status=fault.status or 200, headers={"Content-Type": JSON_TYPE})
+        response.enable_chunked_encoding()
+        pause = fault.delay or 0.0
+        with self._lingering(), contextlib.suppress(ConnectionError):
+            await response.prepare(ex.request)
+            await response.write(b"[")
+            while True:
+                await response.write(ENDLESS_CHUNK)
+                await asyncio.sleep(pause)  # also lets the loop breathe when the client reads fast
+        return response
 
     @staticmethod
     def _reset(request: web.BaseRequest) -> None:

@@ -17,8 +17,8 @@ class RecordedRequest:
     of the server's clock at arrival (``time.monotonic()`` unless the server was given a ``clock``),
     ``route`` the route name (``"cancel"``, ``"list"``, …, ``"unknown"``), ``api_key`` the ``Apikey``
     header (a public identifier, not a secret). ``status`` is the status sent, or ``None`` when the
-    connection was dropped without a complete answer (``reset_*``, ``truncated``, ``hang``, ``endless``
-    and ``gzip_bomb`` faults, a client that went away). ``fault`` is the injected fault kind, if any.
+    connection was dropped without a complete answer (``reset_*``, ``truncated``, ``hang`` and
+    ``endless`` faults). ``fault`` is the injected fault kind, if any.
     ``trade_id`` is the SmartTrade id of the path, if any.
     """
 
