@@ -334,6 +334,8 @@ def test_options_are_checked_against_the_kinds() -> None:
         faults.add("reset_before", status=500)
     with pytest.raises(ValueError, match="depth applies to"):
         faults.random(0.5, kinds=["http_503", "hang"], depth=3)
+    with pytest.raises(TypeError, match="unknown fault option"):
+        faults.random(0.5, kinds=["hang"], dept=3)
     with pytest.raises(ValueError, match="needs process=True"):
         faults.add("respond", body=lambda t: t)
     with pytest.raises(ValueError, match="status must be"):

@@ -352,3 +352,27 @@ def test_standalone_command_serves_until_terminated() -> None:
     finally:
         proc.terminate()
         assert proc.wait(10) == 0
+
+
+def test_the_testing_kit_exports_its_public_names() -> None:
+    import threecommas_async.testing as kit
+
+    assert set(kit.__all__) == {
+        "ROUTE_NAMES",
+        "FakeThreeCommas",
+        "FaultKind",
+        "FaultRule",
+        "Faults",
+        "KeyStats",
+        "ManualClock",
+        "RateLimitRule",
+        "RateLimits",
+        "RecordedRequest",
+        "Stats",
+        "Transition",
+    }
+    for name in kit.__all__:
+        assert getattr(kit, name) is not None, name
+    assert kit.ROUTE_NAMES[:5] == ("list", "create", "get", "update", "cancel")
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = kit.nope

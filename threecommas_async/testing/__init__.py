@@ -7,11 +7,15 @@
     async with FakeThreeCommas(rate_limit=RateLimits.scaled(120)) as server:
         ids = server.seed_trades(10)
         server.faults.add("http_503", route="cancel", times=1)
-        ...  # drive your bot at server.base_url with server.api_key / server.api_secret
+        async with server.client() as client:     # its URL, key pair and matching rate limit
+            results = [r async for r in client.smart_trades.cancel_many(ids)]
+        assert server.stats.status_429 == 0
+        assert server.history(ids[0])[1].cause == "cancel"
 
-The pytest fixture ``fake_3commas`` (installed with the package, needs pytest-asyncio) yields a started
-server on the test's event loop, one per test; ``@pytest.mark.fake_3commas(**kwargs)`` passes
-constructor options. ``python -m threecommas_async.testing --port 8080`` runs one standalone.
+The pytest fixtures ``fake_3commas`` and ``fake_3commas_client`` (installed with the package, need
+pytest-asyncio) yield a started server, and a client for it, on the test's event loop, one per test;
+``@pytest.mark.fake_3commas(**kwargs)`` passes constructor options. ``python -m
+threecommas_async.testing --port 8080`` runs one standalone.
 
 The names below are imported on first use, so that importing this package (pytest does, for the
 plugin) costs nothing until a test needs the fake.

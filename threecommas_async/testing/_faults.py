@@ -190,8 +190,12 @@ def _headers(headers: Iterable[tuple[str, str]] | None) -> Headers | None:
     return out
 
 
-def _rule(kinds: tuple[FaultKind, ...], **options: Any) -> FaultRule:
+def _rule(kinds: tuple[FaultKind, ...], **given: Any) -> FaultRule:
     """A rule template for ``kinds``, its options checked: every option given is read by one of them."""
+    unknown = set(given) - set(_USES)
+    if unknown:
+        raise TypeError(f"unknown fault option(s): {', '.join(sorted(unknown))}")
+    options: dict[str, Any] = dict.fromkeys(_USES) | given
     for name, value in options.items():
         if value is not None and not _USES[name] & set(kinds):
             users = ", ".join(sorted(_USES[name]))
@@ -285,39 +289,21 @@ class Faults:
         seed: int | None = None,
         method: str | None = None,
         route: str | None = None,
-        status: int | None = None,
-        delay: float | None = None,
-        retry_after: float | None = None,
-        block: float | None = None,
-        body: bytes | Callable[[Any], Any] | Any = None,
-        headers: Iterable[tuple[str, str]] | None = None,
-        process: bool | None = None,
-        depth: int | None = None,
-        size: int | None = None,
+        **options: Any,
     ) -> None:
         """Hit a seeded-random ``ratio`` (0..1) of the matching requests with one of ``kinds``.
 
-        The options are :meth:`add`'s, each read by the kinds it belongs to (e.g. ``kinds=["hang",
-        "deep_json", "gzip_bomb"], depth=50_000``). Replaces any previous random rule; ``ratio=0``
-        removes it.
+        ``options`` are :meth:`add`'s (``status``, ``delay``, ``retry_after``, ``block``, ``body``,
+        ``headers``, ``process``, ``depth``, ``size``), each read by the kinds it belongs to, e.g.
+        ``kinds=["hang", "deep_json", "gzip_bomb"], depth=50_000``. Replaces any previous random rule;
+        ``ratio=0`` removes it.
         """
         if not 0.0 <= ratio <= 1.0:
             raise ValueError("ratio must be within 0..1")
         ks = tuple(FaultKind(k) for k in kinds)
         if not ks:
             raise ValueError("kinds is empty")
-        template = _rule(
-            ks,
-            status=status,
-            delay=delay,
-            retry_after=retry_after,
-            block=block,
-            body=body,
-            headers=headers,
-            process=process,
-            depth=depth,
-            size=size,
-        )
+        template = _rule(ks, **options)
         template.method = method.upper() if method else None
         template.route = route
         template.remaining = None

@@ -36,7 +36,7 @@ from ._fault_answers import (
 from ._faults import DEFAULT_BOMB_SIZE, DEFAULT_DEPTH, FaultKind, FaultRule, Faults
 from ._ratelimit import DEFAULT_BLOCK, NO_RULES, RateLimiter, RateLimits, client_rate_limit
 from ._routes import PREFIX, ROUTES, UNKNOWN, Ids, Route, resolve
-from ._store import Origin, TradeStore, Transition
+from ._store import TradeStore, Transition
 from ._traffic import KeyStats, RecordedRequest, Stats
 
 __all__ = ["PREFIX", "ROUTES", "FakeThreeCommas"]
@@ -575,7 +575,7 @@ class FakeThreeCommas:
         try:
             store.resolve(now)
             query_args = request.query if route.name == "list" else _EMPTY_QUERY
-            result = route.fn(store, ids, query_args, payload, Origin(now, route.name, api_key))
+            result = route.fn(store, ids, query_args, payload, (now, route.name, api_key))
         except ApiError as exc:
             return exc.status, _encode(exc.body())
         return route.status, _encode(result)

@@ -54,12 +54,10 @@ _DEFAULT_BODY: Final[Json] = {
 }
 
 
-class Origin(NamedTuple):
-    """Where a state change comes from: when (server clock), why, and which key asked for it."""
-
-    time: float
-    cause: str  # a route name ("cancel", "create", ...), "seed", "set_status" or "timer"
-    api_key: str | None = None
+Origin = tuple[float, str, str | None]
+"""Where a state change comes from: ``(time, cause, api_key)``, the time on the server's clock, the cause
+(a route name such as ``"cancel"``, or ``"seed"``, ``"set_status"``, ``"timer"``) and the key that asked.
+A plain tuple: one is made for every request, and a NamedTuple costs ten times as much to make."""
 
 
 class Transition(NamedTuple):
@@ -186,8 +184,9 @@ class TradeStore:
             rec = trades.get(tid)
             if rec is None or rec.status != src:
                 continue
-            at = min(deadline, clock_now)  # forced by complete_pending: now, not at an infinite deadline
-            self._set_status(rec, dst, wall_now - (clock_now - at), Origin(at, "timer"))
+            # Stamped at its deadline; when complete_pending forces one early, now.
+            at = deadline if deadline < clock_now else clock_now
+            self._set_status(rec, dst, wall_now - (clock_now - at), (at, "timer", None))
 
     def complete_pending(self) -> None:
         """Apply every scheduled transition now, whatever its deadline."""
@@ -198,7 +197,8 @@ class TradeStore:
         history = rec.history
         if history is None:
             history = rec.history = [(rec.born, None, rec.status, "seed", None)]
-        history.append((origin.time, rec.status, status, origin.cause, origin.api_key))
+        at, cause, api_key = origin
+        history.append((at, rec.status, status, cause, api_key))
         if status == "waiting_targets" or (status == "finished" and rec.status == "created"):
             rec.entered = True
         rec.status = status
@@ -238,7 +238,7 @@ class TradeStore:
         if rec is None:
             raise KeyError(trade_id)
         rec.entered = status not in NOT_ENTERED
-        self._set_status(rec, status, self._wall(), Origin(self._clock(), "set_status"))
+        self._set_status(rec, status, self._wall(), (self._clock(), "set_status", None))
 
     def _conflict(self, rec: TradeRecord, action: str) -> ApiError:
         text = f"{action} is not allowed for a SmartTrade in status {rec.status}"
@@ -310,8 +310,9 @@ class TradeStore:
     def create(self, body: Json, origin: Origin) -> Json:
         params, note = parse_create(body, self.next_step_id)
         tid = self._new_id()
-        birth: HistoryEntry = (origin.time, None, "created", origin.cause, origin.api_key)
-        rec = TradeRecord(tid, Shape(params), "created", self._wall(), note, origin.time, [birth])
+        at, cause, api_key = origin
+        birth: HistoryEntry = (at, None, "created", cause, api_key)
+        rec = TradeRecord(tid, Shape(params), "created", self._wall(), note, at, [birth])
         self._trades[tid] = rec
         if params.instant and params.order_type == "market":
             target = "finished"
@@ -319,19 +320,23 @@ class TradeStore:
             target = "waiting_targets"
         else:
             target = "waiting_position"
-        self._schedule(rec, 0.0, "created", target, origin.time)
+        self._schedule(rec, 0.0, "created", target, at)
         return render(rec)
 
     def get(self, trade_id: int) -> Json:
         return render(self.get_record(trade_id))
 
-    def cancel(self, trade_id: int, origin: Origin) -> Json:
+    def _wind_down(self, trade_id: int, origin: Origin, action: str, pending: str, final: str) -> Json:
+        """Cancel or close by market: ``pending`` now, ``final`` after ``cancel_delay``."""
         rec = self.get_record(trade_id)
         if rec.status not in CANCELLABLE:
-            raise self._conflict(rec, "Cancel")
-        self._set_status(rec, "cancellation_pending", self._wall(), origin)
-        self._schedule(rec, self.cancel_delay, "cancellation_pending", "cancelled", origin.time)
+            raise self._conflict(rec, action)
+        self._set_status(rec, pending, self._wall(), origin)
+        self._schedule(rec, self.cancel_delay, pending, final, origin[0])
         return render(rec)
+
+    def cancel(self, trade_id: int, origin: Origin) -> Json:
+        return self._wind_down(trade_id, origin, "Cancel", "cancellation_pending", "cancelled")
 
     def update(self, trade_id: int, body: Json) -> Json:
         rec = self.get_record(trade_id)
@@ -375,12 +380,7 @@ class TradeStore:
         return self._touch(rec, Shape(replace(p, units=p.units - value, price=rec.shape.entry_price)))
 
     def close_by_market(self, trade_id: int, origin: Origin) -> Json:
-        rec = self.get_record(trade_id)
-        if rec.status not in CANCELLABLE:
-            raise self._conflict(rec, "Close by market")
-        self._set_status(rec, "panic_sell_pending", self._wall(), origin)
-        self._schedule(rec, self.cancel_delay, "panic_sell_pending", "finished", origin.time)
-        return render(rec)
+        return self._wind_down(trade_id, origin, "Close by market", "panic_sell_pending", "finished")
 
     def force_start(self, trade_id: int, origin: Origin) -> Json:
         rec = self.get_record(trade_id)

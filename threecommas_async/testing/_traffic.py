@@ -52,52 +52,11 @@ def busiest(times: Iterable[float], period: float) -> int:
     return best
 
 
-@dataclass(slots=True)
-class KeyStats:
-    """Counters of one ``Apikey`` header value (``None``: requests without one).
+class _ByStatus:
+    """Answers counted by status (``by_status``), and the counts tests ask for most."""
 
-    ``arrivals`` holds the arrival time (server clock) of every request of the key since start or
-    reset, 8 bytes each, whatever ``record_requests`` says: :meth:`busiest_window` reads it.
-    """
-
-    requests: int = 0
-    by_status: dict[int, int] = field(default_factory=dict)
-    dropped: int = 0
-    arrivals: array[float] = field(default_factory=lambda: array("d"), repr=False, compare=False)
-
-    @property
-    def status_429(self) -> int:
-        return self.by_status.get(429, 0)
-
-    @property
-    def status_418(self) -> int:
-        return self.by_status.get(418, 0)
-
-    def count(self, status: int) -> int:
-        """How many answers to this key had ``status``."""
-        return self.by_status.get(status, 0)
-
-    def busiest_window(self, period: float) -> int:
-        """How many requests this key sent in its busiest window of ``period`` seconds."""
-        return busiest(self.arrivals, period)
-
-
-@dataclass(slots=True)
-class Stats:
-    """Counters since start (or the last :meth:`reset`).
-
-    ``by_key`` has one :class:`KeyStats` per ``Apikey`` header value seen (``None`` for requests
-    without one), known to the server or not. ``deletes`` counts, per SmartTrade id, the DELETE requests
-    (``cancel`` and ``cancel_trade``) that reached the server, whatever they were answered.
-    """
-
-    requests: int = 0
-    by_status: dict[int, int] = field(default_factory=dict)
-    by_route: dict[str, int] = field(default_factory=dict)
-    faults: dict[str, int] = field(default_factory=dict)
-    dropped: int = 0  # connections closed without a complete answer
-    by_key: dict[str | None, KeyStats] = field(default_factory=dict)
-    deletes: dict[int, int] = field(default_factory=dict)
+    __slots__ = ()
+    by_status: dict[int, int]
 
     @property
     def status_429(self) -> int:
@@ -114,6 +73,42 @@ class Stats:
     def count(self, status: int) -> int:
         """How many answers had ``status``."""
         return self.by_status.get(status, 0)
+
+
+@dataclass(slots=True)
+class KeyStats(_ByStatus):
+    """Counters of one ``Apikey`` header value (``None``: requests without one).
+
+    ``arrivals`` holds the arrival time (server clock) of every request of the key since start or
+    reset, 8 bytes each, whatever ``record_requests`` says: :meth:`busiest_window` reads it.
+    """
+
+    requests: int = 0
+    by_status: dict[int, int] = field(default_factory=dict)
+    dropped: int = 0
+    arrivals: array[float] = field(default_factory=lambda: array("d"), repr=False, compare=False)
+
+    def busiest_window(self, period: float) -> int:
+        """How many requests this key sent in its busiest window of ``period`` seconds."""
+        return busiest(self.arrivals, period)
+
+
+@dataclass(slots=True)
+class Stats(_ByStatus):
+    """Counters since start (or the last :meth:`reset`).
+
+    ``by_key`` has one :class:`KeyStats` per ``Apikey`` header value seen (``None`` for requests
+    without one), known to the server or not. ``deletes`` counts, per SmartTrade id, the DELETE requests
+    (``cancel`` and ``cancel_trade``) that reached the server, whatever they were answered.
+    """
+
+    requests: int = 0
+    by_status: dict[int, int] = field(default_factory=dict)
+    by_route: dict[str, int] = field(default_factory=dict)
+    faults: dict[str, int] = field(default_factory=dict)
+    dropped: int = 0  # connections closed without a complete answer
+    by_key: dict[str | None, KeyStats] = field(default_factory=dict)
+    deletes: dict[int, int] = field(default_factory=dict)
 
     def key(self, api_key: str | None) -> KeyStats:
         """The counters of ``api_key`` (zeros if it sent nothing)."""
