@@ -107,3 +107,24 @@ def test_busiest_matches_brute_force_on_random_arrivals() -> None:
         assert busiest(times, period) == expected, (times, period)
     with pytest.raises(ValueError, match="period"):
         busiest([1.0], 0)
+
+
+async def test_an_injected_429_blocks_only_the_key_that_got_it() -> None:
+    clock = ManualClock()
+    limits = RateLimits(global_rule=RateLimitRule(100, 60.0, 30.0), list_rule=None, ban_grace=1.0)
+    async with FakeThreeCommas(rate_limit=limits, clock=clock) as server:
+        other = server.new_key()
+        url = f"{server.base_url}/v2/smart_trades"
+        server.faults.add("rate_limit", times=1)
+        async with signed(server, server.api_key, server.api_secret) as me, signed(server, *other) as them:
+            assert await get(me, url) == 429  # the injected one
+            assert await get(them, url) == 200  # another key: not blocked
+            assert await get(me, url) == 429  # within the grace: still blocked
+            clock.advance(1.0)
+            assert await get(me, url) == 418  # kept sending into its block: the IP is banned ...
+            assert await get(them, url) == 418  # ... for every key
+        assert server.stats.key(other[0]).count(200) == 1
+        assert (server.stats.key(server.api_key).status_429, server.stats.key(server.api_key).status_418) == (
+            2,
+            1,
+        )
