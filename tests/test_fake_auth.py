@@ -113,7 +113,7 @@ async def test_rsa_key_accepted_and_other_rsa_key_rejected(fake_3commas: FakeThr
     async with aiohttp.ClientSession(middlewares=(good,)) as session, session.get(url) as resp:
         assert resp.status == 200
 
-    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    other = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # any other key will do
     other_pem = other.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )

@@ -1,4 +1,9 @@
-"""FakeThreeCommas: lifecycle, traffic record, the standalone command and the pytest fixture."""
+"""FakeThreeCommas: lifecycle, traffic record, the standalone command and the pytest fixtures.
+
+The plugin's tests run a user's test suite with pytester in this process (pytest loads the installed
+plugin there too); only what a fresh interpreter alone can show runs in a subprocess: a missing
+pytest-asyncio, the plugin's import cost, and the standalone command.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,10 @@ from threecommas_async._signing import SigningMiddleware
 from threecommas_async.testing import FakeThreeCommas, RateLimits, RecordedRequest
 
 pytest_plugins = ["pytester"]
+
+# The inner runs need neither a cache nor hypothesis, whose plugin imports all of it (seconds, and again
+# in every in-process run: pytester restores sys.modules after each).
+QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
 
 
 def free_port() -> int:
@@ -156,8 +165,34 @@ def test_fixture_in_a_users_test_suite(pytester: pytest.Pytester) -> None:
             """
         )
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_inprocess(*QUIET, "-o", "asyncio_default_fixture_loop_scope=function")
     result.assert_outcomes(passed=1)
+
+
+def test_client_fixture_in_a_users_test_suite_is_closed_after_the_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_bot=textwrap.dedent(
+            """
+            import pytest
+
+            handed_out = []
+
+            @pytest.mark.fake_3commas(cancel_delay=0)
+            async def test_cancel(fake_3commas, fake_3commas_client):
+                tid = fake_3commas.add_trade()
+                await fake_3commas_client.smart_trades.cancel(tid)
+                assert fake_3commas.trade_status(tid) == "cancelled"
+                handed_out.append(fake_3commas_client)
+
+            async def test_closed_after_the_test():
+                assert handed_out[0].closed
+            """
+        )
+    )
+    result = pytester.runpytest_inprocess(
+        *QUIET, "-o", "asyncio_mode=auto", "-o", "asyncio_default_fixture_loop_scope=function"
+    )
+    result.assert_outcomes(passed=2)
 
 
 def _shadow_pytest_asyncio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -177,7 +212,7 @@ def test_plugin_without_pytest_asyncio_imports_and_fails_the_test(
     pytester.makepyfile(
         test_sync="def test_needs_server(fake_3commas):\n    raise AssertionError('not reached')\n"
     )
-    result = pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "no:asyncio", *QUIET)
     result.assert_outcomes(errors=1)
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*fake_3commas fixture needs pytest-asyncio*"])
@@ -185,13 +220,17 @@ def test_plugin_without_pytest_asyncio_imports_and_fails_the_test(
 
 
 def test_plugin_with_pytest_asyncio_disabled_fails_the_test(pytester: pytest.Pytester) -> None:
-    # Installed but turned off with -p no:asyncio: the fixture could not run on any loop.
+    # Installed but turned off with -p no:asyncio: the fixtures could not run on any loop.
     pytester.makepyfile(
-        test_sync="def test_needs_server(fake_3commas):\n    raise AssertionError('not reached')\n"
+        test_sync=(
+            "def test_needs_server(fake_3commas):\n    raise AssertionError('not reached')\n"
+            "def test_needs_client(fake_3commas_client):\n    raise AssertionError('not reached')\n"
+        )
     )
-    result = pytester.runpytest_subprocess("-p", "no:asyncio", "-p", "no:cacheprovider")
-    result.assert_outcomes(errors=1)
+    result = pytester.runpytest_inprocess("-p", "no:asyncio", *QUIET)
+    result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(["*fake_3commas fixture needs pytest-asyncio*"])
+    result.stdout.no_fnmatch_line("*not reached*")
 
 
 def test_plugin_import_is_light() -> None:
@@ -252,9 +291,7 @@ def test_fixture_runs_on_the_loop_of_the_test_whatever_its_scope(pytester: pytes
             """
         )
     )
-    result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "-o", "asyncio_default_fixture_loop_scope=function"
-    )
+    result = pytester.runpytest_inprocess(*QUIET, "-o", "asyncio_default_fixture_loop_scope=function")
     result.assert_outcomes(passed=5)
 
 
@@ -277,9 +314,8 @@ def test_fixture_follows_the_default_test_loop_scope(pytester: pytest.Pytester) 
             """
         )
     )
-    result = pytester.runpytest_subprocess(
-        "-p",
-        "no:cacheprovider",
+    result = pytester.runpytest_inprocess(
+        *QUIET,
         "-o",
         "asyncio_default_fixture_loop_scope=function",
         "-o",
@@ -316,3 +352,27 @@ def test_standalone_command_serves_until_terminated() -> None:
     finally:
         proc.terminate()
         assert proc.wait(10) == 0
+
+
+def test_the_testing_kit_exports_its_public_names() -> None:
+    import threecommas_async.testing as kit
+
+    assert set(kit.__all__) == {
+        "ROUTE_NAMES",
+        "FakeThreeCommas",
+        "FaultKind",
+        "FaultRule",
+        "Faults",
+        "KeyStats",
+        "ManualClock",
+        "RateLimitRule",
+        "RateLimits",
+        "RecordedRequest",
+        "Stats",
+        "Transition",
+    }
+    for name in kit.__all__:
+        assert getattr(kit, name) is not None, name
+    assert kit.ROUTE_NAMES[:5] == ("list", "create", "get", "update", "cancel")
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = kit.nope

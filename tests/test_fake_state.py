@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -13,7 +12,7 @@ import aiohttp
 import pytest
 
 from threecommas_async._signing import SigningMiddleware
-from threecommas_async.testing import FakeThreeCommas
+from threecommas_async.testing import FakeThreeCommas, ManualClock
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SEED = json.loads((FIXTURES / "cancel_smart_trade_200.json").read_text())
@@ -59,6 +58,12 @@ class Api:
         body = await self.ok("GET", "/v2/smart_trades", params=params)
         return [t["id"] for t in body]
 
+    def advance(self, seconds: float) -> None:
+        """Move the server's ManualClock (tests that wait for a delayed transition)."""
+        clock = self.server.clock
+        assert isinstance(clock, ManualClock)
+        clock.advance(seconds)
+
 
 @pytest.fixture
 async def api(fake_3commas: FakeThreeCommas) -> AsyncIterator[Api]:
@@ -85,7 +90,7 @@ def key_paths(obj: Any, prefix: str = "") -> set[str]:
 # ------------------------------------------------------------------------------------------------ cancel
 
 
-@pytest.mark.fake_3commas(rate_limit=None, cancel_delay=0.05)
+@pytest.mark.fake_3commas(rate_limit=None, cancel_delay=0.05, clock=ManualClock())
 async def test_cancel_is_pending_then_cancelled_after_the_delay(api: Api) -> None:
     tid = api.server.add_trade()
     body = await api.ok("DELETE", f"/v2/smart_trades/{tid}")
@@ -96,7 +101,9 @@ async def test_cancel_is_pending_then_cancelled_after_the_delay(api: Api) -> Non
     }
     assert body["data"]["cancel_available"] is False
     assert (await api.ok("GET", f"/v2/smart_trades/{tid}"))["status"]["type"] == "cancellation_pending"
-    await asyncio.sleep(0.08)
+    api.advance(0.0499)
+    assert (await api.ok("GET", f"/v2/smart_trades/{tid}"))["status"]["type"] == "cancellation_pending"
+    api.advance(0.0001)
     later = await api.ok("GET", f"/v2/smart_trades/{tid}")
     assert later["status"]["type"] == "cancelled"
     assert later["data"]["finished"] is True
@@ -118,13 +125,13 @@ async def test_cancel_delay_none_waits_for_complete_pending(api: Api) -> None:
     assert api.server.trade_status(tid) == "cancelled"
 
 
-@pytest.mark.fake_3commas(rate_limit=None, cancel_delay=0.03)
+@pytest.mark.fake_3commas(rate_limit=None, cancel_delay=0.03, clock=ManualClock())
 async def test_pending_cancels_resolve_before_a_list_filters(api: Api) -> None:
     ids = api.server.seed_trades(3)
     for tid in ids:
         await api.ok("DELETE", f"/v2/smart_trades/{tid}")
     assert await api.list_ids(status="cancelled") == []
-    await asyncio.sleep(0.05)
+    api.advance(0.03)
     assert sorted(await api.list_ids(status="cancelled")) == ids
 
 
@@ -449,12 +456,13 @@ async def test_reduce_funds_info_and_reduce_funds(api: Api) -> None:
     assert (code, err["error"]) == (400, "Wrong param(s)")
 
 
-@pytest.mark.fake_3commas(rate_limit=None, cancel_delay=0.03)
+@pytest.mark.fake_3commas(rate_limit=None, cancel_delay=0.03, clock=ManualClock())
 async def test_close_by_market_then_finished(api: Api) -> None:
     tid = api.server.add_trade()
     body = await api.ok("POST", f"/v2/smart_trades/{tid}/close_by_market", 201)
     assert body["status"]["type"] == "panic_sell_pending"
-    await asyncio.sleep(0.05)
+    assert api.server.trade_status(tid) == "panic_sell_pending"
+    api.advance(0.03)
     done = await api.ok("GET", f"/v2/smart_trades/{tid}")
     assert done["status"]["type"] == "finished"
     assert done["data"]["closed_amount"] != "0.0"

@@ -1,4 +1,4 @@
-"""pytest plugin (entry point ``pytest11``): the ``fake_3commas`` fixture.
+"""pytest plugin (entry point ``pytest11``): the ``fake_3commas`` and ``fake_3commas_client`` fixtures.
 
 pytest imports this module in every environment where threecommas_async is installed, so it stays light
 at import time: it imports pytest and (when installed) pytest-asyncio, nothing optional, and nothing of
@@ -20,6 +20,11 @@ fixture FAILS with a message saying to install pytest-asyncio (a skip would hide
 
 Options for the server come from ``@pytest.mark.fake_3commas(**kwargs)`` (the ``FakeThreeCommas``
 constructor's keyword arguments), e.g. ``@pytest.mark.fake_3commas(rate_limit=None, cancel_delay=0)``.
+
+``fake_3commas_client`` is a ``ThreeCommasClient`` made by ``fake_3commas.client()``: the server's URL,
+key pair and matching rate limit (``client_rate_limit()``), closed after the test on the test's loop.
+It comes with the test's ``fake_3commas`` (asking for both gives that server and its client). For other
+client options, use ``async with fake_3commas.client(retry=...) as client:`` in the test.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from threecommas_async import ThreeCommasClient
     from threecommas_async.testing import FakeThreeCommas
 
 try:
@@ -75,14 +81,36 @@ def _test_loop_scope(request: pytest.FixtureRequest) -> str:
     return str(scope or "function")
 
 
-def _server_fixture(loop_scope: str | None) -> Any:
-    """A function-scoped async fixture yielding a started server, run on the loop of ``loop_scope``."""
+class _Handout:
+    """The started server of one test, and the client handed out with it (made on first use)."""
 
-    async def server(request: pytest.FixtureRequest) -> AsyncIterator[FakeThreeCommas]:
+    def __init__(self, server: FakeThreeCommas) -> None:
+        self.server = server
+        self._client: ThreeCommasClient | None = None
+
+    def client(self) -> ThreeCommasClient:
+        if self._client is None:
+            self._client = self.server.client()
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+
+
+def _server_fixture(loop_scope: str | None) -> Any:
+    """A function-scoped async fixture yielding a started server (in a :class:`_Handout`), run on the
+    loop of ``loop_scope``."""
+
+    async def server(request: pytest.FixtureRequest) -> AsyncIterator[_Handout]:
         from threecommas_async.testing import FakeThreeCommas
 
         async with FakeThreeCommas(**_options(request)) as started:
-            yield started
+            handout = _Handout(started)
+            try:
+                yield handout
+            finally:
+                await handout.aclose()
 
     assert pytest_asyncio is not None
     name = f"_fake_3commas_on_{loop_scope or 'default'}_loop"
@@ -108,10 +136,7 @@ if pytest_asyncio is not None:
         _fake_3commas_on_default_loop = _server_fixture(None)
         _PER_LOOP_SCOPE = False
 
-    @pytest.fixture
-    def fake_3commas(request: pytest.FixtureRequest) -> FakeThreeCommas:
-        """A started FakeThreeCommas on a free loopback port, on the test's event loop; stopped after
-        the test (function-scoped)."""
+    def _handout(request: pytest.FixtureRequest) -> _Handout:
         if not _pytest_asyncio_active(request.config):
             pytest.fail(NEEDS_PYTEST_ASYNCIO, pytrace=False)
         if not _PER_LOOP_SCOPE:  # pragma: no cover - pytest-asyncio < 0.24
@@ -124,12 +149,29 @@ if pytest_asyncio is not None:
                     pytrace=False,
                 )
             name = f"_fake_3commas_on_{scope}_loop"
-        server: FakeThreeCommas = request.getfixturevalue(name)
-        return server
+        handout: _Handout = request.getfixturevalue(name)
+        return handout
+
+    @pytest.fixture
+    def fake_3commas(request: pytest.FixtureRequest) -> FakeThreeCommas:
+        """A started FakeThreeCommas on a free loopback port, on the test's event loop; stopped after
+        the test (function-scoped)."""
+        return _handout(request).server
+
+    @pytest.fixture
+    def fake_3commas_client(request: pytest.FixtureRequest) -> ThreeCommasClient:
+        """A ThreeCommasClient for the test's ``fake_3commas`` (its URL, key pair and matching rate
+        limit), closed after the test."""
+        return _handout(request).client()
 
 else:  # pragma: no cover - exercised in a subprocess test
 
     @pytest.fixture
     def fake_3commas() -> None:
+        """Needs pytest-asyncio: fails the test without it."""
+        pytest.fail(NEEDS_PYTEST_ASYNCIO, pytrace=False)
+
+    @pytest.fixture
+    def fake_3commas_client() -> None:
         """Needs pytest-asyncio: fails the test without it."""
         pytest.fail(NEEDS_PYTEST_ASYNCIO, pytrace=False)

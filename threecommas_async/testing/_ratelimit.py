@@ -1,7 +1,12 @@
 """Server-side rate limiting of the fake, shaped like 3Commas': 429, a block, then 418 bans.
 
-Algorithm (per client identity — the peer IP address by default, as 3Commas bans IPs, or the ``Apikey``
-header with ``key_by="api_key"`` — and per rule):
+Who is counted: 3Commas gives each API key its own allowance and bans the IP. So by default
+(``key_by="api_key"``) the windows and the 429 blocks are kept per API key (the ``Apikey`` header of a
+key the server knows; requests without a known key are counted per client IP), and the 418 bans per
+client IP: a ban earned by one key refuses every key used from that address. ``key_by="ip"`` counts
+windows and blocks per client IP as well (every key used from one address shares one allowance).
+
+Algorithm (per identity and per rule):
 
 * ``"sliding"`` (default): a sliding log. A deque holds the arrival times of the admitted requests of
   the last ``period`` seconds (at most ``max_requests`` entries, so it stays tiny); a request is refused
@@ -10,16 +15,17 @@ header with ``key_by="api_key"`` — and per rule):
 * ``"fixed"``: a fixed window counter (cheaper still, and more lenient at window edges).
 
 The first refused request answers 429 and blocks the identity for ``block`` seconds (for that rule:
-the list rule blocks only the list endpoint, the global rule blocks everything). An injected
-``rate_limit`` fault blocks the identity the same way (globally; see :mod:`._faults`).
+the list rule blocks only the list endpoint, the global rule blocks everything). An injected 429 (a
+``rate_limit`` or ``respond`` fault) blocks the identity the same way (globally; see :mod:`._faults`).
 
 Requests that were already in flight when the 429 went out cannot be recalled by the client, so they
 are not "keeping on sending": during the first ``ban_grace`` seconds of a block, requests answer 429
 (the block goes on unchanged, they are counted as 429s). A request that arrives later while the block
-lasts answers 418 and bans the identity from every endpoint; bans start at ``ban`` seconds and grow by
-``ban_growth`` per further ban up to ``max_ban`` (3Commas: 2 minutes to 3 days). A 418 always carries
-``Retry-After`` (the ban left); a 429 carries it (the block left) only when ``retry_after`` is true (for
-an injected fault: when the fault has a ``retry_after``), because 3Commas does not document one.
+lasts answers 418 and bans the client IP from every endpoint, for every key; bans start at ``ban``
+seconds and grow by ``ban_growth`` per further ban up to ``max_ban`` (3Commas: 2 minutes to 3 days). A
+418 always carries ``Retry-After`` (the ban left); a 429 carries it (the block left) only when
+``retry_after`` is true (for an injected fault: when the fault has a ``retry_after``), because 3Commas
+does not document one.
 """
 
 from __future__ import annotations
@@ -27,9 +33,15 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Final, Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 
-__all__ = ["RateLimitRule", "RateLimits"]
+from threecommas_async import EndpointLimit, RateLimit
+
+__all__ = ["RateLimitRule", "RateLimits", "client_rate_limit"]
+
+LIST_ENDPOINT: Final = "GET /v2/smart_trades"
+"""The SDK's name of the endpoint the list rule limits (``RateLimit.endpoints`` key)."""
+_UNLIMITED: Final = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +77,10 @@ class RateLimits:
     it by the speedup but keeps at least :data:`MIN_SCALED_GRACE` (0.1 s). A grace as long as a block
     means that block never ends in a ban (at 120x the list rule's 1/12 s block).
 
-    ``key_by``: ``"ip"`` (default; 3Commas bans the IP, so every key used from one address shares its
-    limits, blocks and bans) or ``"api_key"`` (each ``Apikey`` counted apart).
+    ``key_by``: whom windows and 429 blocks are counted for. ``"api_key"`` (default, as 3Commas does):
+    each API key the server knows has its own allowance, requests without a known key are counted per
+    client IP. ``"ip"``: per client IP, every key used from one address sharing one allowance. Either
+    way 418 bans are per client IP (3Commas bans the IP): a ban refuses every key used from it.
     """
 
     global_rule: RateLimitRule | None = RateLimitRule(100, 60.0, 300.0)
@@ -76,12 +90,12 @@ class RateLimits:
     max_ban: float = 3 * 24 * 3600.0
     retry_after: bool = False
     algorithm: Literal["sliding", "fixed"] = "sliding"
-    key_by: Literal["ip", "api_key"] = "ip"
+    key_by: Literal["api_key", "ip"] = "api_key"
     ban_grace: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.key_by not in ("ip", "api_key"):
-            raise ValueError("key_by must be 'ip' or 'api_key'")
+        if self.key_by not in ("api_key", "ip"):
+            raise ValueError("key_by must be 'api_key' or 'ip'")
         if self.algorithm not in ("sliding", "fixed"):
             raise ValueError("algorithm must be 'sliding' or 'fixed'")
         if not self.ban_grace >= 0 or not self.ban >= 0:
@@ -183,14 +197,16 @@ OK: Final[Verdict] = (0, 0.0, None)
 class RateLimiter:
     """The mutable counters behind a :class:`RateLimits` configuration (one per server)."""
 
-    __slots__ = ("_bans", "_blocks", "_global", "_list", "config", "idle")
+    __slots__ = ("_bans", "_blocks", "_global", "_list", "config", "idle", "per_key")
 
     def __init__(self, config: RateLimits) -> None:
         self.config = config
         self._global = _RuleState(config.global_rule, config.algorithm) if config.global_rule else None
         self._list = _RuleState(config.list_rule, config.algorithm) if config.list_rule else None
-        self._bans: dict[str, _Ban] = {}
+        self._bans: dict[str, _Ban] = {}  # per client IP
         self._blocks: dict[str, _Block] = {}  # global-scope blocks: the global rule's and injected ones
+        #: True when windows and blocks are counted per API key (``key_by="api_key"``).
+        self.per_key = config.key_by == "api_key"
         #: True while there is nothing to enforce (no rule, no block, no ban): the server skips check().
         self.idle = self._global is None and self._list is None
 
@@ -202,14 +218,18 @@ class RateLimiter:
                 rs.windows.clear()
         self.idle = self._global is None and self._list is None
 
-    def check(self, identity: str, is_list: bool, now: float) -> Verdict:
-        """Admit the request (:data:`OK`) or refuse it with 429 or 418."""
-        ban = self._bans.get(identity)
+    def check(self, identity: str, ip: str, is_list: bool, now: float) -> Verdict:
+        """Admit the request (:data:`OK`) or refuse it with 429 or 418.
+
+        ``identity`` is whom windows and blocks count (an API key or an IP, see ``key_by``); ``ip`` is
+        the client address, whom bans hit.
+        """
+        ban = self._bans.get(ip)
         if ban is not None and now < ban.until:
             return 418, ban.until - now, ban.until - now
         block = self._blocks.get(identity)
         if block is not None and now < block.until:
-            return self._blocked(identity, block, now)
+            return self._blocked(ip, block, now)
         lw: _Window | None = None
         ls = self._list if is_list else None
         if ls is not None:
@@ -217,7 +237,7 @@ class RateLimiter:
             if lw is None:
                 lw = ls.windows[identity] = _Window()
             if lw.block is not None and now < lw.block.until:
-                return self._blocked(identity, lw.block, now)
+                return self._blocked(ip, lw.block, now)
         gs = self._global
         gw: _Window | None = None
         if gs is not None:
@@ -259,19 +279,46 @@ class RateLimiter:
     def _refused_first(block: _Block, duration: float) -> Verdict:
         return 429, duration, duration if block.advertise else None
 
-    def _blocked(self, identity: str, block: _Block, now: float) -> Verdict:
+    def _blocked(self, ip: str, block: _Block, now: float) -> Verdict:
         if now < block.grace_until:
             left = block.until - now
             return 429, left, left if block.advertise else None
-        duration = self._ban(identity, now)
+        duration = self._ban(ip, now)
         return 418, duration, duration
 
-    def _ban(self, identity: str, now: float) -> float:
+    def _ban(self, ip: str, now: float) -> float:
         cfg = self.config
-        ban = self._bans.get(identity)
+        ban = self._bans.get(ip)
         if ban is None:
-            ban = self._bans[identity] = _Ban()
+            ban = self._bans[ip] = _Ban()
         duration = min(cfg.ban * cfg.ban_growth**ban.count, cfg.max_ban)
         ban.count += 1
         ban.until = now + duration
         return duration
+
+
+def client_rate_limit(limits: RateLimits | None, **changes: Any) -> RateLimit | None:
+    """The SDK's :class:`~threecommas_async.RateLimit` that keeps a client within ``limits``.
+
+    The global rule gives ``max_rate`` / ``time_period`` / ``cooldown``; the list rule the
+    ``"GET /v2/smart_trades"`` endpoint limit; ``ban`` the ``ban_duration``. Without a global rule the
+    client gets no global limit to speak of, and the cool-down of an injected 429 (3Commas' 300 s).
+    ``None`` when ``limits`` limit nothing. ``changes`` are further ``RateLimit`` arguments.
+    """
+    if limits is None or (limits.global_rule is None and limits.list_rule is None):
+        return None
+    g = limits.global_rule
+    lr = limits.list_rule
+    kwargs: dict[str, Any] = {
+        "max_rate": g.max_requests if g is not None else _UNLIMITED,
+        "time_period": g.period if g is not None else 1.0,
+        "cooldown": g.block if g is not None else DEFAULT_BLOCK,
+        "endpoints": (
+            {LIST_ENDPOINT: EndpointLimit(max_rate=lr.max_requests, time_period=lr.period, cooldown=lr.block)}
+            if lr is not None
+            else {}
+        ),
+        "ban_duration": limits.ban,
+    }
+    kwargs.update(changes)
+    return RateLimit(**kwargs)

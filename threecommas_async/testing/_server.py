@@ -9,148 +9,57 @@ import secrets
 import socket
 import struct
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any, Final, Literal, Self
+from typing import Any, Final, Literal, NamedTuple, Self
 
 import msgspec
 from aiohttp import web
 
+from threecommas_async import RateLimit, ThreeCommasClient
+
 from ._auth import HMACKey, RSAKey, load_rsa_public_key
-from ._faults import AFTER_PROCESSING, FaultKind, FaultRule, Faults
-from ._ratelimit import DEFAULT_BLOCK, NO_RULES, RateLimiter, RateLimits
-from ._state import ApiError, TradeStore
-from ._traffic import RecordedRequest, Stats
+from ._errors import ApiError
+from ._errors import error_answer as _error
+from ._fault_answers import (
+    ENDLESS_CHUNK,
+    JSON_TYPE,
+    REASONS,
+    deep_json,
+    gzip_bomb,
+    html_page,
+    respond_body,
+    respond_headers,
+)
+from ._faults import DEFAULT_BOMB_SIZE, DEFAULT_DEPTH, FaultKind, FaultRule, Faults
+from ._ratelimit import DEFAULT_BLOCK, NO_RULES, RateLimiter, RateLimits, client_rate_limit
+from ._routes import PREFIX, ROUTES, UNKNOWN, Ids, Route, resolve
+from ._store import TradeStore, Transition
+from ._traffic import KeyStats, RecordedRequest, Stats
 
 __all__ = ["PREFIX", "ROUTES", "FakeThreeCommas"]
 
-PREFIX: Final = "/public/api"
-_SMART: Final = PREFIX + "/v2/smart_trades"
-
 _encode = msgspec.json.encode
 _decode = msgspec.json.decode
-_JSON_HEADERS: Final = {"Content-Type": "application/json; charset=utf-8"}
+_JSON_HEADERS: Final = {"Content-Type": JSON_TYPE}
 _LINGER_RST: Final = struct.pack("ii", 1, 0)
-
-_HTML_PAGE: Final = (
-    "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
-    "<center><h1>{status} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
-)
-_REASONS: Final = {
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Temporarily Unavailable",
-    504: "Gateway Time-out",
-}
-
-Ids = tuple[int, int]
-RouteFn = Callable[[TradeStore, Ids, Mapping[str, str], dict[str, Any], float], Any]
-
-
-@dataclass(frozen=True, slots=True)
-class _Route:
-    method: str
-    path: str  # below /public/api/v2/smart_trades; {id} and {trade_id} are decimal ids
-    name: str
-    status: int
-    fn: RouteFn
-    takes_body: bool = False
-
-
-ROUTES: Final[tuple[_Route, ...]] = (
-    _Route("GET", "", "list", 200, lambda s, i, q, b, now: s.list_trades(q)),
-    _Route("POST", "", "create", 201, lambda s, i, q, b, now: s.create(b, now), True),
-    _Route("GET", "/{id}", "get", 200, lambda s, i, q, b, now: s.get(i[0])),
-    _Route("PATCH", "/{id}", "update", 200, lambda s, i, q, b, now: s.update(i[0], b), True),
-    _Route("DELETE", "/{id}", "cancel", 200, lambda s, i, q, b, now: s.cancel(i[0], now)),
-    _Route("POST", "/{id}/add_funds", "add_funds", 201, lambda s, i, q, b, now: s.add_funds(i[0], b), True),
-    _Route(
-        "GET",
-        "/{id}/reduce_funds_info",
-        "reduce_funds_info",
-        200,
-        lambda s, i, q, b, now: s.reduce_funds_info(i[0]),
-    ),
-    _Route(
-        "POST",
-        "/{id}/reduce_funds",
-        "reduce_funds",
-        201,
-        lambda s, i, q, b, now: s.reduce_funds(i[0], b),
-        True,
-    ),
-    _Route(
-        "POST",
-        "/{id}/close_by_market",
-        "close_by_market",
-        201,
-        lambda s, i, q, b, now: s.close_by_market(i[0], now),
-    ),
-    _Route("POST", "/{id}/force_start", "force_start", 201, lambda s, i, q, b, now: s.force_start(i[0])),
-    _Route(
-        "POST", "/{id}/force_process", "force_process", 201, lambda s, i, q, b, now: s.force_process(i[0])
-    ),
-    _Route("POST", "/{id}/set_note", "set_note", 201, lambda s, i, q, b, now: s.set_note(i[0], b), True),
-    _Route("GET", "/{id}/trades", "trades", 200, lambda s, i, q, b, now: s.trades(i[0])),
-    _Route(
-        "POST",
-        "/{id}/trades/{trade_id}/close_by_market",
-        "close_trade_by_market",
-        201,
-        lambda s, i, q, b, now: s.close_trade_by_market(i[0], i[1]),
-    ),
-    _Route(
-        "DELETE",
-        "/{id}/trades/{trade_id}",
-        "cancel_trade",
-        200,
-        lambda s, i, q, b, now: s.cancel_trade(i[0], i[1], now),
-    ),
-)
-_UNKNOWN: Final = _Route("*", "", "unknown", 404, lambda s, i, q, b, now: None)
-_NO_IDS: Final = (0, 0)
 _EMPTY_QUERY: Final[Mapping[str, str]] = {}
 
-# The precompiled route table: (method, path template with ids replaced by "#") -> route.
-_TABLE: Final[dict[tuple[str, str], _Route]] = {
-    (r.method, r.path.replace("{id}", "#").replace("{trade_id}", "#")): r for r in ROUTES
-}
+_HANG_POLL: Final = 0.05
+"""How often a hanging request looks whether its client has gone."""
 
 
-def _is_id(segment: str) -> bool:
-    return segment.isdecimal() and segment.isascii() and len(segment) < 19
+class _Exchange(NamedTuple):
+    """What a faulted answer needs to know of its request."""
 
-
-def _resolve(method: str, path: str) -> tuple[_Route, Ids]:
-    """Route a raw path: a dict lookup on the path with its numeric segments replaced by ``#``."""
-    if not path.startswith(_SMART):
-        return _UNKNOWN, _NO_IDS
-    rest = path[len(_SMART) :]
-    if not rest:
-        return _TABLE.get((method, ""), _UNKNOWN), _NO_IDS
-    parts = rest.split("/")  # rest starts with "/": parts[0] == ""
-    n = len(parts)
-    if n < 2 or parts[0] or not _is_id(parts[1]):
-        return _UNKNOWN, _NO_IDS
-    tid = int(parts[1])
-    if n == 2:
-        return _TABLE.get((method, "/#"), _UNKNOWN), (tid, 0)
-    if n == 3:
-        return _TABLE.get((method, "/#/" + parts[2]), _UNKNOWN), (tid, 0)
-    if parts[2] == "trades" and _is_id(parts[3]):
-        sub = int(parts[3])
-        if n == 4:
-            return _TABLE.get((method, "/#/trades/#"), _UNKNOWN), (tid, sub)
-        if n == 5:
-            return _TABLE.get((method, "/#/trades/#/" + parts[4]), _UNKNOWN), (tid, sub)
-    return _UNKNOWN, _NO_IDS
-
-
-def _error(status: int, error: str, description: str) -> tuple[int, bytes]:
-    return status, _encode({"error": error, "error_description": description})
+    request: web.BaseRequest
+    rec: RecordedRequest | None
+    ks: KeyStats
+    api_key: str | None
+    trade_id: int
+    now: float
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -175,11 +84,12 @@ class FakeThreeCommas:
     ``cancel_trade``; anything else is ``unknown`` and answers 404).
 
     Options: ``host``/``port`` to listen on (port 0: a free one, kept across restarts); ``api_key`` /
-    ``api_secret``, the HMAC pair it accepts (default: generated per instance); ``rate_limit``, a
-    :class:`RateLimits` (default: 3Commas' documented limits, counted per client IP) or ``None`` for none;
-    ``cancel_delay`` and ``conflict_status`` (below); ``strict_content_type`` (below); ``record_requests``
-    (the traffic record, ``server.requests``; turn it off for long benchmarks — ``server.stats`` counts
-    regardless).
+    ``api_secret``, the HMAC pair it accepts (default: generated per instance; more with
+    :meth:`add_key` / :meth:`new_key`); ``rate_limit``, a :class:`RateLimits` (default: 3Commas'
+    documented limits, per API key, bans per IP) or ``None`` for none; ``cancel_delay`` and
+    ``conflict_status`` (below); ``strict_content_type`` (below); ``record_requests`` (the traffic
+    record, ``server.requests``; turn it off for long benchmarks — ``server.stats``, ``busiest_window``
+    and ``history`` work regardless); ``clock`` (below).
 
     List filters: ``account_id``, ``pair``, ``type`` (``data.type``), ``base``, ``quote``, ``from``/``to``
     (ISO 8601 or epoch seconds, on ``created_at``), ``status`` (``all``; ``active`` = not yet cancelled,
@@ -194,14 +104,22 @@ class FakeThreeCommas:
     ``api_key_invalid_or_expired`` or ``signature_invalid``); the route (404 if unknown); the
     Content-Type check; the endpoint.
 
-    Rate limits are counted per client IP by default (3Commas bans the IP: two keys used from one
-    address share one budget; ``RateLimits(key_by="api_key")`` counts each key apart). The first request
-    over a limit answers 429 and blocks the client (for ``RateLimitRule.block`` s; an injected
-    ``rate_limit`` fault blocks likewise, see :mod:`threecommas_async.testing._faults`). Requests that
-    were already in flight when that 429 went out cannot be recalled, so for ``RateLimits.ban_grace``
-    seconds (1 s; ``RateLimits.scaled(k)``: 1/k s, at least 0.1 s) requests still answer 429; a request
-    that arrives after the grace while the block lasts is "keeping on sending": 418 and a ban (2
-    minutes, growing).
+    Rate limits are counted as 3Commas counts them: each API key the server knows has its own windows
+    and its own 429 block (requests without a known key are counted per client IP), and a 418 ban hits
+    the client IP, every key used from it (``RateLimits(key_by="ip")``: windows and blocks per IP too).
+    The first request over a limit answers 429 and blocks the key (for ``RateLimitRule.block`` s; an
+    injected 429 blocks likewise, see :mod:`threecommas_async.testing._faults`). Requests that were
+    already in flight when that 429 went out cannot be recalled, so for ``RateLimits.ban_grace`` seconds
+    (1 s; ``RateLimits.scaled(k)``: 1/k s, at least 0.1 s) requests still answer 429; a request that
+    arrives after the grace while the block lasts is "keeping on sending": 418 and a ban of the IP (2
+    minutes, growing). :meth:`client_rate_limit` is the SDK ``RateLimit`` that stays within these
+    limits, :meth:`client` a ``ThreeCommasClient`` that uses it.
+
+    Clock: ``clock`` (default ``time.monotonic``) is read once per request; rate-limit windows, blocks
+    and bans, delayed transitions, ``RecordedRequest.time``, :meth:`busiest_window` and :meth:`history`
+    all use it. Pass a :class:`~threecommas_async.testing.ManualClock` to test without sleeping (it must
+    never go backwards). Timestamps in answers (``created_at``, …) stay wall-clock time; the ``latency``
+    fault sleeps for real.
 
     Content-Type: a request with a non-empty body must say ``Content-Type: application/json``
     (parameters such as ``; charset=utf-8`` allowed), otherwise it answers 400 ``invalid_request``, as a
@@ -251,6 +169,7 @@ class FakeThreeCommas:
         conflict_status: Literal[403, 422] = 403,
         record_requests: bool = True,
         strict_content_type: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if conflict_status not in (403, 422):
             raise ValueError("conflict_status must be 403 or 422")
@@ -262,12 +181,15 @@ class FakeThreeCommas:
         self._limits = rate_limit
         self._limiter = RateLimiter(rate_limit if rate_limit is not None else NO_RULES)
         self.strict_content_type = strict_content_type
-        self._store = TradeStore(cancel_delay=cancel_delay, conflict_status=conflict_status)
+        self._clock = clock
+        self._store = TradeStore(cancel_delay=cancel_delay, conflict_status=conflict_status, clock=clock)
         self.faults = Faults()
         self.stats = Stats()
         self.record_requests = record_requests
         self._requests: list[RecordedRequest] = []
         self._runner: web.ServerRunner | None = None
+        self._lingerers: set[asyncio.Task[Any]] = set()  # hang / endless handlers
+        self._shutdown_timeout = 0.5  # how long stop() lets requests in progress finish
 
     def __repr__(self) -> str:
         where = self.base_url if self._runner is not None else "not started"
@@ -281,7 +203,7 @@ class FakeThreeCommas:
             return
         # The low-level server with a precompiled route table: no Application, router or middlewares.
         server = web.Server(self._handle, access_log=None)
-        runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=0.5)
+        runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=self._shutdown_timeout)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self._port, backlog=1024)
         try:
@@ -295,6 +217,8 @@ class FakeThreeCommas:
     async def stop(self) -> None:
         """Close the listener and every connection. Idempotent."""
         runner, self._runner = self._runner, None
+        for task in list(self._lingerers):
+            task.cancel()  # else the shutdown would wait for them to time out
         if runner is not None:
             await runner.cleanup()
 
@@ -331,6 +255,40 @@ class FakeThreeCommas:
         self._limits = value
         self._limiter = RateLimiter(value if value is not None else NO_RULES)
 
+    def client_rate_limit(self, **changes: Any) -> RateLimit | None:
+        """The SDK's ``RateLimit`` that keeps a client within this server's limits.
+
+        The client-side twin of ``rate_limit``: the global rule gives ``max_rate`` / ``time_period`` /
+        ``cooldown``, the list rule the ``"GET /v2/smart_trades"`` endpoint limit, ``ban`` the
+        ``ban_duration``; ``None`` when the server limits nothing. ``changes`` are further ``RateLimit``
+        arguments (``max_wait=...``). A client whose limits disagree with the server's waits for
+        cool-downs it need not (or gets banned); this one does neither.
+        """
+        return client_rate_limit(self._limits, **changes)
+
+    def client(self, **overrides: Any) -> ThreeCommasClient:
+        """A ``ThreeCommasClient`` for this server: its ``base_url``, its own key pair and
+        :meth:`client_rate_limit`; ``overrides`` go to the constructor (``retry=...``, another
+        ``api_key`` / ``api_secret`` from :meth:`new_key`, or a ``private_key`` for an RSA key added
+        with :meth:`add_key`). The server must be started. Use it as
+        ``async with server.client() as client:``.
+        """
+        kwargs: dict[str, Any] = {
+            "api_key": self.api_key,
+            "api_secret": self.api_secret,
+            "base_url": self.base_url,
+            "rate_limit": self.client_rate_limit(),
+        }
+        if "private_key" in overrides and "api_secret" not in overrides:
+            del kwargs["api_secret"]
+        kwargs.update(overrides)
+        return ThreeCommasClient(**kwargs)
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The server's clock (see the class doc), e.g. the :class:`ManualClock` it was given."""
+        return self._clock
+
     @property
     def cancel_delay(self) -> float | None:
         return self._store.cancel_delay
@@ -357,6 +315,16 @@ class FakeThreeCommas:
         else:
             assert public_key is not None
             self._keys[api_key] = RSAKey(load_rsa_public_key(public_key))
+
+    def new_key(self) -> tuple[str, str]:
+        """Make a fresh HMAC key pair, accept it, and return it: ``(api_key, api_secret)``.
+
+        Each key has its own rate-limit windows and 429 block (bans are per IP, see the class doc).
+        """
+        api_key = "fake-" + secrets.token_hex(16)
+        api_secret = secrets.token_hex(32)
+        self.add_key(api_key, secret=api_secret)
+        return api_key, api_secret
 
     def remove_key(self, api_key: str) -> None:
         """Stop accepting ``api_key`` (its requests then answer 401 ``api_key_invalid_or_expired``)."""
@@ -404,6 +372,21 @@ class FakeThreeCommas:
         """The current ``status.type`` of a SmartTrade; ``KeyError`` if unknown."""
         return self._store.status_of(trade_id)
 
+    def history(self, trade_id: int) -> list[Transition]:
+        """Every status change of a SmartTrade, oldest first, with its cause; ``KeyError`` if unknown.
+
+        The first entry is its birth (``from_=None``, cause ``"seed"`` or ``"create"``). So a test can
+        tell a trade cancelled by a DELETE it sent (a ``cancel`` transition to
+        ``cancellation_pending`` after the test started) from one that was final before. Kept with
+        ``record_requests=False`` too. See :class:`~threecommas_async.testing.Transition`.
+        """
+        return self._store.history(trade_id)
+
+    def delete_count(self, trade_id: int) -> int:
+        """How many DELETE requests (``cancel`` and ``cancel_trade``) for this SmartTrade reached the
+        server, whatever they were answered (refused, faulted and dropped ones included)."""
+        return self.stats.deletes.get(trade_id, 0)
+
     def set_trade_status(self, trade_id: int, status: str) -> None:
         """Force a SmartTrade into ``status`` (e.g. ``"finished"``, ``"failed"``)."""
         self._store.set_status(trade_id, status)
@@ -424,6 +407,20 @@ class FakeThreeCommas:
     def clear_requests(self) -> None:
         self._requests.clear()
 
+    def busiest_window(self, api_key: str | None = None, period: float | None = None) -> int:
+        """How many requests ``api_key`` sent in its busiest window of ``period`` seconds.
+
+        Every request that arrived since start or :meth:`reset` counts, whatever it was answered
+        (refused, faulted, dropped); windows are half-open, like the limiter's, so with the limits
+        obeyed the answer is at most ``max_requests``. ``api_key``: default the server's own key;
+        ``period``: default the global rule's (60 s without one). Exact, from the arrival times kept in
+        ``stats.by_key`` (8 bytes a request, kept with ``record_requests=False`` too).
+        """
+        if period is None:
+            rule = self._limits.global_rule if self._limits is not None else None
+            period = rule.period if rule is not None else 60.0
+        return self.stats.key(self.api_key if api_key is None else api_key).busiest_window(period)
+
     def reset(self) -> None:
         """Forget trades, traffic, stats, faults, and rate-limit counters, blocks and bans."""
         self._store.clear()
@@ -435,15 +432,23 @@ class FakeThreeCommas:
     # ------------------------------------------------------------------------------------------- HTTP
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
-        now = time.monotonic()
+        now = self._clock()
         method = request.method
         path, _, query = request.raw_path.partition("?")
-        route, ids = _resolve(method, path)
+        route, ids = resolve(method, path)
         api_key = request.headers.get("Apikey")
         stats = self.stats
         stats.requests += 1
         by_route = stats.by_route
         by_route[route.name] = by_route.get(route.name, 0) + 1
+        ks = stats.by_key.get(api_key)
+        if ks is None:
+            ks = stats.by_key[api_key] = KeyStats()
+        ks.requests += 1
+        ks.arrivals.append(now)
+        if method == "DELETE" and route is not UNKNOWN:
+            deletes = stats.deletes
+            deletes[ids[0]] = deletes.get(ids[0], 0) + 1
         rec: RecordedRequest | None = None
         if self.record_requests:
             rec = RecordedRequest(method, path, query, now, route.name, api_key, ids[0] or None)
@@ -451,11 +456,12 @@ class FakeThreeCommas:
 
         limiter = self._limiter
         if not limiter.idle:
+            ip = request.remote or "?"
             code, wait, retry_after = limiter.check(
-                self._identity(request, api_key), route.name == "list", now
+                self._identity(api_key, ip), ip, route.name == "list", now
             )
             if code:
-                return self._refused(code, wait, retry_after, rec)
+                return self._refused(code, wait, retry_after, rec, ks)
 
         fault: FaultRule | None = None
         if self.faults.active:
@@ -466,30 +472,46 @@ class FakeThreeCommas:
                 stats.faults[kind] = stats.faults.get(kind, 0) + 1
                 if rec is not None:
                     rec.fault = kind.value
-                if kind not in AFTER_PROCESSING:
-                    return self._before_fault(request, fault, rec, api_key, now)
                 if kind is FaultKind.LATENCY:
                     await asyncio.sleep(fault.delay if fault.delay is not None else 0.1)
                     fault = None
+                elif not fault.processes:
+                    return await self._faulted(fault, _Exchange(request, rec, ks, api_key, ids[0], now))
 
         status, body = await self._process(route, ids, request, path, query, api_key, now)
 
         if fault is not None:
-            return self._after_fault(request, fault, rec, status, body)
-        if rec is not None:
-            rec.status = status
-        by_status = stats.by_status
-        by_status[status] = by_status.get(status, 0) + 1
+            return await self._faulted(fault, _Exchange(request, rec, ks, api_key, ids[0], now), status, body)
+        self._count(status, rec, ks)
         return web.Response(body=body, status=status, headers=_JSON_HEADERS)
 
-    def _identity(self, request: web.BaseRequest, api_key: str | None) -> str:
-        """Whom rate limits, blocks and bans apply to: the peer IP, or the API key (``key_by``)."""
-        if api_key and self._limiter.config.key_by == "api_key":
+    def _count(self, status: int, rec: RecordedRequest | None, ks: KeyStats) -> None:
+        """Count an answer: in the record, the stats and the key's stats."""
+        if rec is not None:
+            rec.status = status
+        by_status = self.stats.by_status
+        by_status[status] = by_status.get(status, 0) + 1
+        by_status = ks.by_status
+        by_status[status] = by_status.get(status, 0) + 1
+
+    def _drop(self, ks: KeyStats) -> None:
+        """Count a connection closed without a complete answer."""
+        self.stats.dropped += 1
+        ks.dropped += 1
+
+    def _identity(self, api_key: str | None, ip: str) -> str:
+        """Whom rate-limit windows and blocks count: a known API key (``key_by="api_key"``), else the IP."""
+        if api_key is not None and self._limiter.per_key and api_key in self._keys:
             return api_key
-        return request.remote or "?"
+        return ip
 
     def _refused(
-        self, code: int, wait: float, retry_after: float | None, rec: RecordedRequest | None
+        self,
+        code: int,
+        wait: float,
+        retry_after: float | None,
+        rec: RecordedRequest | None,
+        ks: KeyStats,
     ) -> web.StreamResponse:
         if code == 429:
             status, body = _error(
@@ -497,10 +519,7 @@ class FakeThreeCommas:
             )
         else:
             status, body = _error(418, "ip_banned", f"Too many requests after 429, banned for {wait:g} s")
-        if rec is not None:
-            rec.status = status
-        by_status = self.stats.by_status
-        by_status[status] = by_status.get(status, 0) + 1
+        self._count(status, rec, ks)
         if retry_after is None:
             return web.Response(body=body, status=status, headers=_JSON_HEADERS)
         return web.Response(
@@ -511,7 +530,7 @@ class FakeThreeCommas:
 
     async def _process(
         self,
-        route: _Route,
+        route: Route,
         ids: Ids,
         request: web.BaseRequest,
         path: str,
@@ -527,7 +546,7 @@ class FakeThreeCommas:
         if not signature or not key.verify(path, query, raw_body, signature):
             return _error(401, "signature_invalid", "Provided signature is invalid")
 
-        if route is _UNKNOWN:
+        if route is UNKNOWN:
             return _error(404, "Not found", "Route not found")
 
         if raw_body and self.strict_content_type:
@@ -555,52 +574,69 @@ class FakeThreeCommas:
         store = self._store
         try:
             store.resolve(now)
-            result = route.fn(
-                store, ids, request.query if route.name == "list" else _EMPTY_QUERY, payload, now
-            )
+            query_args = request.query if route.name == "list" else _EMPTY_QUERY
+            result = route.fn(store, ids, query_args, payload, (now, route.name, api_key))
         except ApiError as exc:
             return exc.status, _encode(exc.body())
         return route.status, _encode(result)
 
-    def _before_fault(
-        self,
-        request: web.BaseRequest,
-        fault: FaultRule,
-        rec: RecordedRequest | None,
-        api_key: str | None,
-        now: float,
+    async def _faulted(
+        self, fault: FaultRule, ex: _Exchange, status: int | None = None, body: bytes | None = None
     ) -> web.StreamResponse:
+        """Answer with ``fault``; ``status`` / ``body`` are the processed answer (``None``: not processed)."""
         kind = fault.kind
-        stats = self.stats
-        if kind is FaultKind.RESET_BEFORE:
-            self._reset(request)
-            stats.dropped += 1
+        if kind is FaultKind.RESET_BEFORE or kind is FaultKind.RESET_AFTER:
+            self._reset(ex.request)
+            self._drop(ex.ks)
             return web.Response()
-        headers: dict[str, str]
-        if kind is FaultKind.HTML_ERROR:
+        if kind is FaultKind.TRUNCATED:
+            assert status is not None and body is not None
+            return self._truncated(ex, status, body)
+        if kind is FaultKind.HANG:
+            return await self._hang(ex)
+        if kind is FaultKind.ENDLESS:
+            return await self._endless(fault, ex)
+        headers: Mapping[str, str]
+        if kind is FaultKind.MALFORMED_JSON:
+            assert body is not None
+            status = 200
+            body = body[: max(1, len(body) // 2)] + b"<!-- upstream sent an invalid JSON -->"
+            headers = _JSON_HEADERS
+        elif kind is FaultKind.HTML_ERROR:
             status = fault.status or 502
-            reason = _REASONS.get(status, "Error")
-            body = _HTML_PAGE.format(status=status, reason=reason).encode()
+            body = html_page(status)
             headers = {"Content-Type": "text/html", "Server": "nginx"}
         elif kind is FaultKind.RATE_LIMIT:
             status = 429
             body = _encode({"error": "rate_limit_exceeded", "error_description": "Too many requests"})
-            headers = dict(_JSON_HEADERS)
+            headers = _JSON_HEADERS
             if fault.retry_after is not None:
-                headers["Retry-After"] = str(math.ceil(fault.retry_after))
-            self._limiter.block(
-                self._identity(request, api_key),
-                self._fault_block(fault),
-                now,
-                retry_after=fault.retry_after is not None,
-            )
+                headers = {**_JSON_HEADERS, "Retry-After": str(math.ceil(fault.retry_after))}
+        elif kind is FaultKind.RESPOND:
+            status = fault.status or status or 200
+            body = respond_body(fault.body, body)
+            headers = respond_headers(fault.headers, body)
+        elif kind is FaultKind.DEEP_JSON:
+            status = fault.status or status or 200
+            body = deep_json(body, fault.depth or DEFAULT_DEPTH, ex.trade_id)
+            headers = _JSON_HEADERS
+        elif kind is FaultKind.GZIP_BOMB:
+            status = fault.status or 200
+            body = gzip_bomb(DEFAULT_BOMB_SIZE if fault.size is None else fault.size)
+            headers = {"Content-Type": JSON_TYPE, "Content-Encoding": "gzip"}
         else:  # http_5xx
             status = int(kind.value.removeprefix("http_"))
-            body = _encode({"error": "unknown_error", "error_description": _REASONS[status]})
+            body = _encode({"error": "unknown_error", "error_description": REASONS[status]})
             headers = _JSON_HEADERS
-        if rec is not None:
-            rec.status = status
-        stats.by_status[status] = stats.by_status.get(status, 0) + 1
+        if status == 429 and fault.block != 0:
+            # An injected 429 is a real one: the key is blocked (and banned if it keeps sending).
+            self._limiter.block(
+                self._identity(ex.api_key, ex.request.remote or "?"),
+                self._fault_block(fault),
+                ex.now,
+                retry_after=fault.retry_after is not None,
+            )
+        self._count(status, ex.rec, ex.ks)
         return web.Response(body=body, status=status, headers=headers)
 
     def _fault_block(self, fault: FaultRule) -> float:
@@ -615,35 +651,54 @@ class FakeThreeCommas:
             return limits.global_rule.block
         return DEFAULT_BLOCK
 
-    def _after_fault(
-        self,
-        request: web.BaseRequest,
-        fault: FaultRule,
-        rec: RecordedRequest | None,
-        status: int,
-        body: bytes,
-    ) -> web.StreamResponse:
-        kind = fault.kind
-        stats = self.stats
-        if kind is FaultKind.MALFORMED_JSON:
-            if rec is not None:
-                rec.status = 200
-            stats.by_status[200] = stats.by_status.get(200, 0) + 1
-            garbage = body[: max(1, len(body) // 2)] + b"<!-- upstream sent an invalid JSON -->"
-            return web.Response(body=garbage, status=200, headers=_JSON_HEADERS)
-        stats.dropped += 1
-        transport = request.transport
-        if kind is FaultKind.TRUNCATED and transport is not None and not transport.is_closing():
+    def _truncated(self, ex: _Exchange, status: int, body: bytes) -> web.StreamResponse:
+        """Status line, headers and half the body, with a Content-Length promising one byte more."""
+        self._drop(ex.ks)
+        transport = ex.request.transport
+        if transport is not None and not transport.is_closing():
             head = (
                 f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
-                f"Content-Type: application/json; charset=utf-8\r\n"
+                f"Content-Type: {JSON_TYPE}\r\n"
                 f"Content-Length: {len(body) + 1}\r\n\r\n"
             ).encode()
             transport.write(head + body[: len(body) // 2])
             transport.close()
-            return web.Response()
-        self._reset(request)  # reset_after
         return web.Response()
+
+    @contextlib.contextmanager
+    def _lingering(self) -> Iterator[None]:
+        """Mark the running handler as one that never ends on its own: :meth:`stop` cancels it."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._lingerers.add(task)
+        try:
+            yield
+        finally:
+            self._lingerers.discard(task)
+
+    async def _hang(self, ex: _Exchange) -> web.StreamResponse:
+        """Never answer: wait until the client closes the connection (or the server stops)."""
+        self._drop(ex.ks)
+        with self._lingering():
+            # aiohttp tells a handler nothing when its client leaves (no handler cancellation, which
+            # would also cut short the latency fault): no event to wait for, so look now and then.
+            while (transport := ex.request.transport) is not None and not transport.is_closing():  # noqa: ASYNC110
+                await asyncio.sleep(_HANG_POLL)
+        return web.Response()
+
+    async def _endless(self, fault: FaultRule, ex: _Exchange) -> web.StreamResponse:
+        """A chunked answer that never ends: chunks until the client goes away (or the server stops)."""
+        self._drop(ex.ks)
+        response = web.StreamResponse(status=fault.status or 200, headers={"Content-Type": JSON_TYPE})
+        response.enable_chunked_encoding()
+        pause = fault.delay or 0.0
+        with self._lingering(), contextlib.suppress(ConnectionError):
+            await response.prepare(ex.request)
+            await response.write(b"[")
+            while True:
+                await response.write(ENDLESS_CHUNK)
+                await asyncio.sleep(pause)  # also lets the loop breathe when the client reads fast
+        return response
 
     @staticmethod
     def _reset(request: web.BaseRequest) -> None:
