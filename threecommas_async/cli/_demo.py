@@ -1,40 +1,41 @@
 """The main job: create N SmartTrades on the embedded fake server, then cancel them all at once.
 
-The fake server runs in a child process so that the CPU time measured here is the client's alone. Client
-and server agree on 3Commas' limits scaled for a demo (every duration divided by ``SPEEDUP``), and the
-server injects faults during the cancel phase: 503s, connection resets before and after processing, and
-429s with Retry-After. The verdict is OK only when it is: every SmartTrade cancelled (or shown by a
-GET to be final already), as the server confirms, and no 418; anything else is named, with its ids.
+The fake server runs in a child process (``testing._process``) so that the CPU time measured here is the
+clients' alone. Client and server agree on 3Commas' limits scaled for a demo (every duration divided by
+``SPEEDUP``), and the server injects faults during the cancel phase: 503s, connection resets before and
+after processing, and 429s with Retry-After. With ``--processes N`` the cancels go out from N processes
+at once, sharing one allowance through ``--limits-storage``; the server measures the busiest window.
+The verdict is OK only when it is: every SmartTrade cancelled (or shown by a GET to be final), as the
+server confirms, and no 418; anything else is named, with its ids.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import multiprocessing
+import os
 import statistics
 import sys
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
-from multiprocessing.connection import Connection
 from typing import Any, Final, TextIO
 
 from .._client import ThreeCommasClient
 from .._events import ClientEvent
 from .._ratelimit import RateLimit
 from .._retry import RetryPolicy
-from .._status import CANCELLING
+from .._status import NOTHING_TO_CANCEL
+from .._storage import redact
 from ..models import PositionParams, SmartTradeCreate, UnitsParams
-from ..resources.cancel import CancelResult
 from ._console import Console
-from ._exit import EXIT_FAILED, EXIT_OK
+from ._exit import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from ._output import plural
-from ._settings import rate_limit
 
 __all__ = ["DemoReport", "demo_rate_limit", "run", "run_demo"]
 
@@ -52,60 +53,17 @@ and the demo says so."""
 SHOWN_IDS: Final = 10
 
 
-def demo_rate_limit(speedup: float = SPEEDUP) -> RateLimit:
+def demo_rate_limit(speedup: float = SPEEDUP, storage: str = "memory://") -> RateLimit:
     """The client-side twin of ``RateLimits.scaled(speedup)`` on the fake server. It waits out any
-    cool-down: the injected 429s say ``Retry-After: 1`` (one real second, not scaled)."""
-    return dataclasses.replace(rate_limit(scale=speedup), max_wait=30.0)
+    cool-down: the injected 429s say ``Retry-After: 1`` (one real second, not scaled). It learns no
+    smaller plan from them (``adaptive=False``): they are faults of the demo, not a smaller plan."""
+    return RateLimit.scaled(speedup, max_wait=30.0, storage=storage, adaptive=False)
 
 
-# -- the server process ---------------------------------------------------------------------------------
-def _serve(conn: Connection, speedup: float) -> None:
-    asyncio.run(_serve_async(conn, speedup))
-
-
-async def _serve_async(conn: Connection, speedup: float) -> None:
-    from ..testing import FakeThreeCommas, RateLimits
-
-    loop = asyncio.get_running_loop()
-    server = FakeThreeCommas(
-        rate_limit=RateLimits.scaled(speedup, retry_after=True), cancel_delay=0.05, record_requests=False
-    )
-    async with server:
-        conn.send((server.base_url, server.api_key, server.api_secret))
-        while True:
-            command, *args = await loop.run_in_executor(None, conn.recv)
-            if command == "faults":
-                ratio, seed, expected = args
-                server.faults.clear()
-                if ratio > 0:
-                    server.faults.random(ratio, kinds=DEFAULT_FAULT_KINDS, seed=seed)
-                    throttles = max(1, round(expected * ratio / RATE_LIMIT_FAULT_SHARE))
-                    server.faults.add("rate_limit", route="cancel", times=throttles, retry_after=1)
-                conn.send(None)
-            elif command == "statuses":
-                server.complete_pending()
-                conn.send({i: server.trade_status(i) for i in args[0]})
-            elif command == "stop":
-                server.faults.clear()
-                conn.send({"418": server.stats.status_418})
-                return
-
-
-@contextmanager
-def _server_process(speedup: float) -> Iterator[tuple[Connection, tuple[str, str, str]]]:
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe()
-    process = ctx.Process(target=_serve, args=(child, speedup), daemon=True)
-    process.start()
-    try:
-        if not parent.poll(30):
-            raise RuntimeError("the fake server did not start within 30 s")
-        yield parent, parent.recv()
-    finally:
-        process.join(timeout=5)
-        if process.is_alive():
-            process.terminate()
-            process.join(timeout=5)
+def _busiest(server: Any, api_key: str, period: float) -> int:
+    """A command of the fake's process: the most requests of ``api_key`` in any window of ``period``."""
+    busiest: int = server.busiest_window(api_key, period)
+    return busiest
 
 
 # -- the client side ------------------------------------------------------------------------------------
@@ -118,9 +76,14 @@ def _ids(ids: Sequence[int]) -> str:
 @dataclass
 class DemoReport:
     trades: int
+    processes: int = 1
+    storage: str = "memory://"
     created: int = 0
     cancelled: int = 0
     already_final: int = 0
+    final: int = 0
+    """Cancelled or on their way, but an answer was lost: whether by this run cannot be told."""
+    unknown: int = 0
     failed: int = 0
     unaccounted: int = 0
     server_disagrees: int = 0
@@ -128,6 +91,10 @@ class DemoReport:
     received_429: int = 0
     received_418: int = 0
     server_418: int = 0
+    server_429: int = 0
+    busiest_window: int = 0
+    limit: int = 100
+    period: float = 60.0 / SPEEDUP
     seconds: float = 0.0
     cpu_seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
@@ -155,6 +122,8 @@ class DemoReport:
                     f"  of those, the server shows {len(self.failed_but_cancelled)} cancelled all the same "
                     f"(their answers were lost): ids {_ids(self.failed_but_cancelled)}"
                 )
+        if self.busiest_window > self.limit:
+            found.append(f"the server saw {self.busiest_window} requests in one window, over the limit")
         if self.unaccounted:
             shown = f": ids {_ids(self.unaccounted_ids)}" if self.unaccounted_ids else ""
             found.append(f"{plural(self.unaccounted)} got no result or an unexpected one{shown}")
@@ -176,6 +145,11 @@ class DemoReport:
 
     def lines(self) -> list[str]:
         lat = sorted(self.latencies) or [0.0]
+        shared = (
+            [f"processes          {self.processes}, sharing one allowance in {self.storage}"]
+            if self.processes > 1
+            else []
+        )
         p50 = statistics.median(lat)
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
         rate = self.trades / self.seconds if self.seconds else 0.0
@@ -183,14 +157,18 @@ class DemoReport:
         problems = self.problems()
         out = [
             f"SmartTrades        {self.trades} created, {self.created} confirmed",
+            *shared,
             f"cancelled          {self.cancelled}",
             f"already final      {self.already_final}",
+            *([f"final, who unknown {self.final}"] if self.final else []),
             f"failed             {self.failed}" + (f"  ({dict(self.errors)})" if self.errors else ""),
+            *([f"unknown            {self.unknown}"] if self.unknown else []),
             f"unaccounted        {self.unaccounted}",
             f"server disagrees   {self.server_disagrees}",
             f"retries            {self.retries}",
             f"429s received      {self.received_429}",
             f"418s received      {self.received_418}",
+            f"busiest window     {self.busiest_window} of {self.limit} per {self.period:g} s (at the server)",
             f"latency p50 / p99  {p50 * 1e3:.1f} ms / {p99 * 1e3:.1f} ms",
             f"cancels per second {rate:,.0f}",
             f"client CPU/cancel  {cpu_us:,.0f} µs",
@@ -207,7 +185,42 @@ def _progress(total: int, stream: TextIO) -> Any:
     return tqdm(total=total, unit="cancel", file=stream, disable=None, dynamic_ncols=True, leave=False)
 
 
-async def _create_all(client: ThreeCommasClient, n: int, concurrency: int) -> list[int]:
+@dataclass
+class _Share:
+    """What one process cancels, and how (picklable: it crosses to the child processes)."""
+
+    base_url: str
+    api_key: str
+    api_secret: str
+    ids: list[int]
+    concurrency: int
+    speedup: float
+    storage: str
+    show_progress: bool = False
+
+
+@dataclass
+class _Outcomes:
+    """What one process reports back: per id (outcome, error class, message, elapsed), events, CPU."""
+
+    results: dict[int, tuple[str, str | None, str | None, float]] = field(default_factory=dict)
+    events: Counter[str] = field(default_factory=Counter)
+    cpu_seconds: float = 0.0
+    seconds: float = 0.0
+
+
+def _client(share: _Share, hook: Any) -> ThreeCommasClient:
+    return ThreeCommasClient(
+        share.api_key,
+        share.api_secret,
+        base_url=share.base_url,
+        rate_limit=demo_rate_limit(share.speedup, share.storage),
+        retry=RetryPolicy(max_attempts=MAX_ATTEMPTS, backoff_base=0.05, backoff_max=1.0, deadline=30.0),
+        event_hook=hook,
+    )
+
+
+async def _create_all(share: _Share, n: int) -> list[int]:
     ids: list[int] = []
     params = SmartTradeCreate(
         account_id=1,
@@ -215,87 +228,113 @@ async def _create_all(client: ThreeCommasClient, n: int, concurrency: int) -> li
         position=PositionParams(type="buy", order_type="market", units=UnitsParams(value=Decimal("0.01"))),
     )
     remaining = iter(range(n))
+    async with _client(share, None) as client:
 
-    async def worker() -> None:
-        for _ in remaining:
-            trade = await client.smart_trades.create(params)
-            if trade.id is not None:
-                ids.append(trade.id)
+        async def worker() -> None:
+            for _ in remaining:
+                trade = await client.smart_trades.create(params)
+                if trade.id is not None:
+                    ids.append(trade.id)
 
-    await asyncio.gather(*(worker() for _ in range(min(concurrency, n))))
+        await asyncio.gather(*(worker() for _ in range(min(share.concurrency, n))))
     return ids
 
 
-async def _run(
-    conn: Connection,
-    credentials: tuple[str, str, str],
-    report: DemoReport,
-    *,
-    fault_rate: float,
-    concurrency: int,
-    seed: int,
-    speedup: float,
-    stream: TextIO,
-) -> None:
-    base_url, api_key, api_secret = credentials
-    events: Counter[str] = Counter()
+def _cancel_share(share: _Share, stream: TextIO | None = None) -> _Outcomes:
+    """Cancel one share of the ids (in this process, or in a child of the demo)."""
+    return asyncio.run(_cancel_async(share, stream))
+
+
+async def _cancel_async(share: _Share, stream: TextIO | None) -> _Outcomes:
+    got = _Outcomes()
 
     def count(event: ClientEvent) -> None:
-        events[event.kind] += 1
+        got.events[event.kind] += 1
 
-    async with ThreeCommasClient(
-        api_key,
-        api_secret,
-        base_url=base_url,
-        rate_limit=demo_rate_limit(speedup),
-        retry=RetryPolicy(max_attempts=MAX_ATTEMPTS, backoff_base=0.05, backoff_max=1.0, deadline=30.0),
-        event_hook=count,
-    ) as client:
-        print(f"fake 3Commas at {base_url}; creating {report.trades} SmartTrades …", file=stream, flush=True)
-        ids = await _create_all(client, report.trades, concurrency)
-        report.created = len(set(ids))
-        conn.send(("faults", fault_rate, seed, len(ids)))
-        conn.recv()
-        events.clear()
-        print(
-            f"cancelling {len(ids)} at concurrency {concurrency}, {fault_rate:.0%} injected faults …",
-            file=stream,
-            flush=True,
-        )
-        results: dict[int, CancelResult] = {}
+    async with _client(share, count) as client:
         cpu0, t0 = time.process_time(), time.perf_counter()
-        with _progress(len(ids), stream) as bar:
-            async for result in client.smart_trades.cancel_many(ids, concurrency=concurrency):
-                results[result.id] = result
+        with _progress(len(share.ids), stream or sys.stderr) if share.show_progress else _Nothing() as bar:
+            async for result in client.smart_trades.cancel_many(share.ids, concurrency=share.concurrency):
+                error = result.error
+                got.results[result.id] = (
+                    result.outcome,
+                    type(error).__name__ if error is not None else None,
+                    str(error) if error is not None else None,
+                    result.elapsed,
+                )
                 bar.update(1)
-        report.seconds = time.perf_counter() - t0
-        report.cpu_seconds = time.process_time() - cpu0
-    conn.send(("faults", 0.0, seed, 0))
-    conn.recv()
-    conn.send(("statuses", ids))
-    statuses: dict[int, str] = conn.recv()
-    report.unaccounted_ids = sorted(set(ids) ^ set(results))
+        got.seconds = time.perf_counter() - t0
+        got.cpu_seconds = time.process_time() - cpu0
+    return got
+
+
+class _Nothing:
+    """A progress bar that draws nothing (the children of a many-process demo)."""
+
+    def __enter__(self) -> _Nothing:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, n: int) -> None:
+        return None
+
+
+def _cancel_everywhere(share: _Share, processes: int, stream: TextIO) -> _Outcomes:
+    """The cancel phase: in this process, or split over ``processes`` children started at once."""
+    if processes == 1:
+        return _cancel_share(share, stream)
+    shares = [
+        _Share(
+            share.base_url,
+            share.api_key,
+            share.api_secret,
+            share.ids[i::processes],
+            share.concurrency,
+            share.speedup,
+            share.storage,
+        )
+        for i in range(processes)
+    ]
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        parts = list(pool.map(_cancel_share, shares))
+    total = _Outcomes()  # its time: the longest cancel phase, not the processes' start-up
+    for part in parts:
+        total.results.update(part.results)
+        total.events.update(part.events)
+        total.cpu_seconds += part.cpu_seconds
+        total.seconds = max(total.seconds, part.seconds)
+    return total
+
+
+def _account(report: DemoReport, ids: list[int], got: _Outcomes, statuses: dict[int, str]) -> None:
+    report.unaccounted_ids = sorted(set(ids) ^ set(got.results))
     report.unaccounted = len(report.unaccounted_ids)
-    for id, result in results.items():
-        report.latencies.append(result.elapsed)
+    for id, (outcome, kind, message, elapsed) in got.results.items():
+        report.latencies.append(elapsed)
         server_says = statuses.get(id)
-        if result.error is None:
-            report.already_final += result.already_final
-            report.cancelled += not result.already_final
-            if server_says not in CANCELLING:
+        if outcome in ("cancelled", "already_final", "final"):
+            report.cancelled += outcome == "cancelled"
+            report.already_final += outcome == "already_final"
+            report.final += outcome == "final"
+            if server_says not in NOTHING_TO_CANCEL:
                 report.server_disagrees += 1
                 report.disagreeing_ids.append(id)
-        else:
-            kind = type(result.error).__name__
-            report.failed += 1
-            report.errors[kind] += 1
-            report.failed_ids.setdefault(kind, []).append(id)
-            report.failure_samples.setdefault(kind, str(result.error))
-            if server_says in CANCELLING:
-                report.failed_but_cancelled.append(id)
-    report.retries = events["retry"]
-    report.received_429 = events["cooldown"]
-    report.received_418 = events["ban"]
+            continue
+        kind = kind or "UnknownOutcome"
+        report.unknown += outcome == "unknown"
+        report.failed += 1
+        report.errors[kind] += 1
+        report.failed_ids.setdefault(kind, []).append(id)
+        report.failure_samples.setdefault(kind, message or "")
+        if server_says in NOTHING_TO_CANCEL:
+            report.failed_but_cancelled.append(id)
+    report.retries = got.events["retry"]
+    report.received_429 = got.events["cooldown"]
+    report.received_418 = got.events["ban"]
+    report.seconds = got.seconds
+    report.cpu_seconds = got.cpu_seconds
 
 
 def run_demo(
@@ -305,45 +344,82 @@ def run_demo(
     concurrency: int = 32,
     seed: int = 7,
     speedup: float = SPEEDUP,
+    processes: int = 1,
+    storage: str | None = None,
     stream: TextIO = sys.stderr,
 ) -> DemoReport:
     """Run the whole demo; the report's ``ok`` says whether every id was accounted for without a ban."""
+    from ..testing import RateLimits
+    from ..testing._process import FakeProcess
+
     if trades < 1:
         raise ValueError(f"trades must be at least 1, got {trades}")
     if not 0 <= fault_rate < 1:
         raise ValueError(f"fault_rate must be in [0, 1), got {fault_rate}")
-    report = DemoReport(trades=trades)
-    with _server_process(speedup) as (conn, credentials):
-        try:
-            asyncio.run(
-                _run(
-                    conn,
-                    credentials,
-                    report,
-                    fault_rate=fault_rate,
-                    concurrency=concurrency,
-                    seed=seed,
-                    speedup=speedup,
-                    stream=stream,
-                )
+    with tempfile.TemporaryDirectory(prefix="threecommas-demo-") as scratch:
+        if storage is None:
+            storage = "memory://" if processes == 1 else f"sqlite:///{os.path.join(scratch, 'limits.db')}"
+        limit = demo_rate_limit(speedup, storage)  # a bad storage URL fails here, before any process
+        report = DemoReport(trades=trades, processes=processes, storage=redact(storage))
+        report.limit, report.period = int(limit.max_rate), limit.time_period
+        fake = FakeProcess(
+            rate_limit=RateLimits.scaled(speedup, retry_after=True),
+            cancel_delay=0.05,
+            record_requests=False,
+            commands={"busiest": _busiest},
+        )
+        with fake:
+            share = _Share(fake.base_url, fake.api_key, fake.api_secret, [], concurrency, speedup, storage)
+            print(
+                f"fake 3Commas at {fake.base_url}; creating {trades} SmartTrades …", file=stream, flush=True
             )
-        finally:
-            conn.send(("stop",))
-            if conn.poll(10):
-                stats = conn.recv()
-                report.server_418 = stats["418"]
+            ids = asyncio.run(_create_all(share, trades))
+            report.created = len(set(ids))
+            throttles = max(1, round(len(ids) * fault_rate / RATE_LIMIT_FAULT_SHARE))
+            fake.set_faults(
+                [{"kind": "rate_limit", "route": "cancel", "times": throttles, "retry_after": 1}]
+                if fault_rate > 0
+                else [],
+                random={"ratio": fault_rate, "kinds": DEFAULT_FAULT_KINDS, "seed": seed}
+                if fault_rate
+                else None,
+            )
+            before = fake.stats()
+            many = f" from {processes} processes sharing {redact(storage)}" if processes > 1 else ""
+            faulted = f"{fault_rate:.0%} injected faults"
+            print(
+                f"cancelling {len(ids)} at concurrency {concurrency}{many}, {faulted} …",
+                file=stream,
+                flush=True,
+            )
+            share.ids, share.show_progress = ids, processes == 1
+            got = _cancel_everywhere(share, processes, stream)
+            fake.set_faults()
+            fake.complete_pending()
+            statuses = fake.statuses(ids)
+            after = fake.stats()
+            report.server_418 = after.status_418
+            report.server_429 = after.status_429 - before.status_429
+            report.busiest_window = fake.call("busiest", fake.api_key, limit.time_period)
+        _account(report, ids, got, statuses)
     return report
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
     """``threecommas-async demo``: the report on stdout, progress on stderr; exit 0 only when OK."""
-    report = run_demo(
-        args.trades,
-        fault_rate=args.fault_rate,
-        concurrency=args.concurrency,
-        seed=args.seed,
-        stream=console.stderr,
-    )
+    try:
+        report = run_demo(
+            args.trades,
+            fault_rate=args.fault_rate,
+            concurrency=args.concurrency,
+            seed=args.seed,
+            processes=args.processes,
+            storage=args.limits_storage,
+            stream=console.stderr,
+        )
+    except ValueError as exc:  # the storage URL: everything else the parser checked
+        console.stderr.write(f"threecommas-async: --limits-storage: {exc}\n")
+        return EXIT_USAGE
     console.stdout.write("\n".join(report.lines()) + "\n")
     console.stdout.flush()
     return EXIT_OK if report.ok else EXIT_FAILED

@@ -473,6 +473,21 @@ def build_parser() -> tuple[argparse.ArgumentParser, frozenset[str]]:
     )
     b.add(demo, "--concurrency", type=_positive_int, default=32, help="cancels in flight (default 32)")
     b.add(demo, "--seed", type=_integer, default=7, help="seed of the injected faults")
+    b.add(
+        demo,
+        "--processes",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="cancel from N processes at once, sharing one allowance through --limits-storage (default 1)",
+    )
+    b.add(
+        demo,
+        "--limits-storage",
+        metavar="URL",
+        help="where the processes keep the shared rate-limit state: sqlite:///PATH.db, redis://host:port/db "
+        "(default: memory:// for one process, a temporary SQLite file for several)",
+    )
 
     # Every word after ``fake-server`` belongs to the fake's own parser: with no prefix character of its
     # own, this sub-parser takes them all as one list, options included, and hands them on untouched.
