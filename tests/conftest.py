@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import os
 import shutil
@@ -18,7 +19,7 @@ import pytest
 from aiohttp import ClientResponse, web
 from hypothesis import HealthCheck, settings
 
-from threecommas_async._signing import HMACSigner, RSASigner, signed_message
+from threecommas_async._signing import HMACSigner, signed_message
 from threecommas_async._storage import forget_storages
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -102,16 +103,30 @@ class EchoServer:
     answers: list[Callable[[web.Request], web.StreamResponse]] = field(default_factory=list)
 
 
+def public_key_of(private_key: str) -> Any:
+    """The public half of a PEM private key (what a server holds to verify RSA signatures)."""
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization.load_pem_private_key(private_key.encode(), password=None).public_key()
+
+
+def public_pem(private_key: str) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    key = public_key_of(private_key)
+    pem: bytes = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return pem
+
+
 def _verifier(secret: str | None, private_key: str | None) -> Callable[[bytes, str], bool]:
     if secret is not None:
         signer = HMACSigner(secret)
-        return lambda message, sig: signer.verify(message, sig)
+        return lambda message, sig: hmac.compare_digest(signer.sign(message), sig)
     assert private_key is not None
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-    public = RSASigner(private_key).public_key_pem()
-    key = serialization.load_pem_public_key(public)
+    key = public_key_of(private_key)
     assert isinstance(key, rsa.RSAPublicKey)
 
     def verify(message: bytes, sig: str) -> bool:

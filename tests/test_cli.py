@@ -18,11 +18,11 @@ from urllib.parse import parse_qs
 import aiohttp
 import pytest
 
-from threecommas_async._signing import RSASigner
 from threecommas_async._status import CANCELLING
 from threecommas_async.testing import FakeThreeCommas, RateLimitRule, RateLimits
 
 from .cli_support import Run, cli, deletes, until
+from .conftest import public_pem
 
 FIXTURES: Final = Path(__file__).parent / "fixtures"
 README: Final = Path(__file__).parent.parent / "README.md"
@@ -274,7 +274,7 @@ async def test_a_bad_secret_is_an_authentication_failure(server: FakeThreeCommas
 
 async def test_an_rsa_key_file_flag_wins_over_the_environment(server: FakeThreeCommas) -> None:
     pem = FIXTURES / "rsa_test_private_key.pem"
-    server.add_key("rsa-operator", public_key=RSASigner(pem.read_text()).public_key_pem())
+    server.add_key("rsa-operator", public_key=public_pem(pem.read_text()))
     server.seed_trades(1)
     run = await cli(
         server,

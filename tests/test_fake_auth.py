@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from threecommas_async._signing import HMACSigner, RSASigner, SigningMiddleware, signed_message
 from threecommas_async.testing import FakeThreeCommas
 
+from .conftest import public_pem
+
 FIXTURES = Path(__file__).parent / "fixtures"
 RSA_PEM = (FIXTURES / "rsa_test_private_key.pem").read_text()
 
@@ -106,7 +108,7 @@ async def test_missing_or_garbage_headers(
 
 
 async def test_rsa_key_accepted_and_other_rsa_key_rejected(fake_3commas: FakeThreeCommas) -> None:
-    fake_3commas.add_key("rsa-key", public_key=RSASigner(RSA_PEM).public_key_pem())
+    fake_3commas.add_key("rsa-key", public_key=public_pem(RSA_PEM))
     tid = fake_3commas.add_trade()
     url = f"{fake_3commas.base_url}/v2/smart_trades/{tid}"
     good = SigningMiddleware("rsa-key", private_key=RSA_PEM, base_url=fake_3commas.base_url)

@@ -157,7 +157,7 @@ async def test_learning_a_smaller_plan_is_said_once(caplog: pytest.LogCaptureFix
     for _ in range(10):
         g.release(GET, await g.acquire(GET, NORMAL, "GET", "/x"))
     await g.on_rate_limited(GET, 0.5, "GET", "/x")
-    assert caplog.text.count("allows this key less") == 1
+    assert caplog.text.count("allows the key less") == 1
     await asyncio.sleep(1.0)
     for _ in range(10):
         g.release(GET, await g.acquire(GET, NORMAL, "GET", "/x"))

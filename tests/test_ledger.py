@@ -115,6 +115,26 @@ def test_a_smaller_plan_is_learned_from_what_passed_and_forgotten_later() -> Non
     assert sum(take(state, (spec,), 70.0, 200 + t) == GRANTED for t in range(30)) == 20  # forgotten
 
 
+def test_a_burst_over_a_smaller_plan_teaches_what_passed_whatever_order_its_answers_come_in() -> None:
+    """20 sent at once, the server lets 10 through: the 429s answer one by one, interleaved with the
+    passes; each sees more of them, and within the episode the largest count stands."""
+    spec = WindowSpec(GLOBAL, 20, 1.0, 2.0)
+    state = KeyState()
+    for t in range(1, 21):
+        assert take(state, (spec,), 0.0, t) == GRANTED  # the client kept to its own 20
+    for t in range(1, 4):
+        state.finish((spec,), t, 0.01)  # 3 passes answered ...
+    state.finish((spec,), 11, 0.01, passed=False)
+    assert state.cool_down((spec,), None, 0.01, learn_for=60.0)[1] == 3  # ... when the first 429 is read
+    for t in range(4, 11):
+        state.finish((spec,), t, 0.02)
+    for t in range(12, 21):
+        state.finish((spec,), t, 0.02, passed=False)  # the refused ones never count as passed
+        state.cool_down((spec,), None, 0.02, learn_for=60.0)
+    assert state.learned == 10
+    assert sum(take(state, (spec,), 5.0, 100 + t) == GRANTED for t in range(20)) == 10
+
+
 def test_one_429_after_little_traffic_teaches_nothing_but_a_second_does() -> None:
     spec = WindowSpec(GLOBAL, 100, 1.0, 2.0)
     state = KeyState()

@@ -432,7 +432,7 @@ class ThreeCommasClient:
                 url=str(url),
             )
         finally:
-            gate.release(call.key, token)
+            gate.release(call.key, token, status != 0 and status not in (429, 418))
         if failure is not None:
             raise failure
         if self._budget is not None:

@@ -144,10 +144,11 @@ class Gate:
             self._refuse(decision, method, path)
         return await self._queue(endpoint, specs, priority, method, path)
 
-    def release(self, endpoint: str, token: int) -> None:
-        """The answer to a granted request arrived (or the attempt ended): its window time starts now."""
+    def release(self, endpoint: str, token: int, passed: bool = True) -> None:
+        """The answer to a granted request arrived (or the attempt ended): its window time starts now.
+        ``passed``: the server let it through (an answer, and not a 429 or a 418)."""
         loop = self._loop
-        self._storage.release(self._key, self.specs(endpoint), token, loop.time() if loop else 0.0)
+        self._storage.release(self._key, self.specs(endpoint), token, loop.time() if loop else 0.0, passed)
         if self._waiting:
             self._poke()
 
@@ -329,9 +330,9 @@ class Gate:
         log.warning("rate limited (429): %s %s, every request of the key pauses %.1fs", method, path, wait)
         if learned:
             log.warning(
-                "3Commas answered 429 although this API key sent fewer requests than its limit of %g per "
-                "%gs: it allows this key less (a smaller plan, or another program on the key). Sending at "
-                "most %d per %gs for the next %.0fs",
+                "3Commas answered 429 to this API key although the client kept to %g requests per %gs: it "
+                "allows the key less (a smaller plan, or another program on the key). Sending at most %d "
+                "per %gs for the next %.0fs",
                 config.max_rate,
                 config.time_period,
                 learned,

@@ -75,11 +75,13 @@ class Decision(NamedTuple):
 class WindowState:
     """The slots of one window: leases of requests in flight, ends of answered ones, a 429 block."""
 
-    __slots__ = ("blocked_until", "done", "first_lease", "flying")
+    __slots__ = ("blocked_until", "done", "first_lease", "flying", "passed")
 
     def __init__(self) -> None:
         self.flying: dict[int, float] = {}  # token -> lease end
         self.done: deque[float] = deque()  # slot ends, ascending
+        self.passed: deque[float] = deque()
+        """The ends of the answered slots the server let through (any answer but 429/418 or none)."""
         self.blocked_until = 0.0
         self.first_lease = math.inf
         """No lease ends before this (a lower bound: the scan for expired leases runs only after it)."""
@@ -93,6 +95,9 @@ class WindowState:
         done = self.done
         while done and done[0] <= now:
             done.popleft()
+        passed = self.passed
+        while passed and passed[0] <= now:
+            passed.popleft()
         flying = self.flying
         if self.first_lease <= now:
             for token in [t for t, end in flying.items() if end <= now]:
@@ -122,15 +127,18 @@ class WindowState:
 class KeyState:
     """Everything a storage keeps for one API key: its windows and what it learned of its plan."""
 
-    __slots__ = ("learned", "learned_until", "suspect_until", "windows")
+    __slots__ = ("episode_learned", "episode_until", "learned", "learned_until", "suspect_until", "windows")
 
     def __init__(self) -> None:
         self.windows: dict[str, WindowState] = {}
         self.learned = 0
-        """A lower limit for the global window, learned from a 429 our own windows did not explain."""
+        """A lower limit for the global window, learned from what passed before a 429."""
         self.learned_until = 0.0
         self.suspect_until = 0.0
-        """Until then, an earlier unexplained 429 is remembered: a second one is evidence enough."""
+        """Until then, an earlier 429 is remembered: a second one is evidence enough."""
+        self.episode_until = 0.0
+        """The end of the cool-down the last 429 started: 429s before it are the same episode."""
+        self.episode_learned = False
 
     def window(self, name: str) -> WindowState:
         state = self.windows.get(name)
@@ -165,12 +173,16 @@ class KeyState:
                 state.lease(token, lease_end + spec.period)
         return Decision(GRANTED, 0.0, token)
 
-    def finish(self, specs: tuple[WindowSpec, ...], token: int, now: float) -> None:
-        """The answer to ``token`` arrived (or its attempt ended): its slots end ``period`` from now."""
+    def finish(self, specs: tuple[WindowSpec, ...], token: int, now: float, passed: bool = True) -> None:
+        """The answer to ``token`` arrived (or its attempt ended): its slots end ``period`` from now.
+        ``passed``: the server let it through (its answer was not a 429 or a 418, and there was one)."""
         for spec in specs:
             state = self.windows.get(spec.name)
             if state is not None and state.flying.pop(token, None) is not None:
-                state.done.append(now + spec.period)
+                end = now + spec.period
+                state.done.append(end)
+                if passed:
+                    state.passed.append(end)
 
     def give_back(self, specs: tuple[WindowSpec, ...], token: int) -> None:
         """The slot was granted but nothing was sent: it never counted."""
@@ -183,7 +195,7 @@ class KeyState:
         self, specs: tuple[WindowSpec, ...], retry_after: float | None, now: float, *, learn_for: float
     ) -> tuple[float, int]:
         """A 429 arrived for a request of ``specs``: pause the windows it may have hit. Returns the pause
-        in seconds, and the global limit learned from it (0 when the 429 taught nothing).
+        in seconds, and the global limit newly learned from it (0 when the 429 taught nothing new).
 
         Without ``Retry-After``: a 429 where our own traffic filled an endpoint's window, and not the
         global one, was that endpoint's limit (its short cool-down); any other may be the global limit
@@ -206,32 +218,48 @@ class KeyState:
             wait = max(specs[i].cooldown for i in hit)
         else:
             wait = specs[0].cooldown if specs else 0.0
-        if specs and specs[0].name == GLOBAL and not global_full and not endpoint_full and learn_for > 0:
-            # Our windows were not full, yet the server refused: it may allow this key less than
-            # configured. What provably passed is what was answered within the window. One such 429 with
-            # little traffic before it proves little (a block left by another program, a glitch): it is
-            # believed when enough passed first, or when it is the second within ``learn_for``.
-            passed = len(windows[0].done)
-            if passed >= max(2, specs[0].limit // 10) or now < self.suspect_until:
-                learned = max(1, passed)
-                if not self.learned or now >= self.learned_until or learned < self.learned:
-                    self.learned = learned
-                self.learned_until = now + learn_for
-            self.suspect_until = now + learn_for
+        if specs and specs[0].name == GLOBAL and not (endpoint_full and not global_full) and learn_for > 0:
+            learned = self._learn(windows[0], specs[0].limit, now, wait, learn_for)
         for i in hit:
             windows[i].blocked_until = max(windows[i].blocked_until, now + wait)
         return wait, learned
+
+    def _learn(self, window: WindowState, limit: int, now: float, wait: float, learn_for: float) -> int:
+        """Our limiter never sends more than configured into a window, so a 429 its endpoint window does
+        not explain says the server allows this key less (a smaller plan, another program on the key):
+        about what passed in the window before it. The 429s of one burst answer one by one, each seeing
+        more of the burst's passes: within an episode the largest count stands. One 429 after little
+        traffic proves little (a block left by another program, a glitch): it is believed when enough
+        passed, or when it is the second episode within ``learn_for``. Returns the limit when a new one
+        was learned (for one line in the log), else 0."""
+        window.active(now)
+        passed = len(window.passed)
+        if now < self.episode_until:
+            if self.episode_learned and passed > self.learned:
+                self.learned = passed
+            return 0
+        self.episode_until = now + wait
+        self.episode_learned = passed >= max(2, limit // 10) or now < self.suspect_until
+        self.suspect_until = now + learn_for
+        if not self.episode_learned:
+            return 0
+        candidate = max(1, passed)
+        in_force = self.learned and now < self.learned_until
+        self.learned = min(self.learned, candidate) if in_force else candidate
+        self.learned_until = now + learn_for
+        return self.learned
 
     def idle(self, now: float) -> bool:
         return (
             all(state.idle(now) for state in self.windows.values())
             and now >= self.learned_until
             and now >= self.suspect_until
+            and now >= self.episode_until
         )
 
     def expires(self) -> float:
         """When, without new requests, this state becomes idle (a shared storage may then drop it)."""
-        ends = [self.learned_until, self.suspect_until]
+        ends = [self.learned_until, self.suspect_until, self.episode_until]
         for state in self.windows.values():
             ends.append(state.blocked_until)
             if state.done:
@@ -246,8 +274,10 @@ class KeyState:
             self.learned,
             self.learned_until,
             self.suspect_until,
+            self.episode_until,
+            self.episode_learned,
             [
-                [name, state.blocked_until, list(state.flying.items()), list(state.done)]
+                [name, state.blocked_until, list(state.flying.items()), list(state.done), list(state.passed)]
                 for name, state in self.windows.items()
             ],
         ]
@@ -255,13 +285,20 @@ class KeyState:
     @classmethod
     def load(cls, data: list[Any]) -> KeyState:
         state = cls()
-        state.learned, state.learned_until, state.suspect_until, windows = data
-        for name, blocked_until, flying, done in windows:
+        (
+            state.learned,
+            state.learned_until,
+            state.suspect_until,
+            state.episode_until,
+            state.episode_learned,
+        ) = data[:5]
+        for name, blocked_until, flying, done, passed in data[5]:
             window = state.window(name)
             window.blocked_until = blocked_until
             for token, end in flying:
                 window.lease(token, end)
             window.done.extend(done)
+            window.passed.extend(passed)
         return state
 
 

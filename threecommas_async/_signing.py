@@ -62,9 +62,6 @@ class HMACSigner:
         h.update(message)
         return h.hexdigest()
 
-    def verify(self, message: bytes, signature: str) -> bool:
-        return hmac.compare_digest(self.sign(message), signature)
-
     def __repr__(self) -> str:
         return "HMACSigner(secret=<hidden>)"
 
@@ -96,13 +93,6 @@ class RSASigner:
 
         raw = self._key.sign(message, padding.PKCS1v15(), hashes.SHA256())
         return base64.b64encode(raw).decode("ascii")
-
-    def public_key_pem(self) -> bytes:
-        from cryptography.hazmat.primitives import serialization
-
-        return self._key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
 
     def __repr__(self) -> str:
         return "RSASigner(private_key=<hidden>)"

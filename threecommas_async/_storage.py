@@ -94,9 +94,12 @@ class Storage(Protocol):
         the storage."""
         ...
 
-    def release(self, key: str, specs: tuple[WindowSpec, ...], token: int, now: float) -> None:
-        """The answer to a granted request arrived (or its attempt ended). Never blocks the loop for
-        long and never raises: if the storage is out of reach the lease ends the slot instead."""
+    def release(
+        self, key: str, specs: tuple[WindowSpec, ...], token: int, now: float, passed: bool = True
+    ) -> None:
+        """The answer to a granted request arrived (or its attempt ended; ``passed``: the server let it
+        through, see :meth:`KeyState.finish`). Never blocks the loop for long and never raises: if the
+        storage is out of reach the lease ends the slot instead."""
         ...
 
     def give_back(self, key: str, specs: tuple[WindowSpec, ...], token: int) -> None:
@@ -235,12 +238,14 @@ class LocalFallback:
             self._local_tokens.add(decision.token)
         return decision
 
-    def release(self, key: str, specs: tuple[WindowSpec, ...], token: int, now: float) -> None:
+    def release(
+        self, key: str, specs: tuple[WindowSpec, ...], token: int, now: float, passed: bool = True
+    ) -> None:
         if token in self._local_tokens:
             self._local_tokens.discard(token)
-            self._local.release(key, self._share(specs), token, now)
+            self._local.release(key, self._share(specs), token, now, passed)
         else:
-            self._primary.release(key, specs, token, now)
+            self._primary.release(key, specs, token, now, passed)
 
     def give_back(self, key: str, specs: tuple[WindowSpec, ...], token: int) -> None:
         if token in self._local_tokens:

@@ -57,11 +57,13 @@ class MemoryStorage:
                 return Decision(BAN, self._ban_until - now)
             return self._state(key, now).take(specs, now, new_token(), math.inf, reserve)
 
-    def release(self, key: str, specs: tuple[WindowSpec, ...], token: int, now: float) -> None:
+    def release(
+        self, key: str, specs: tuple[WindowSpec, ...], token: int, now: float, passed: bool = True
+    ) -> None:
         with self._lock:
             state = self._keys.get(key)
             if state is not None:
-                state.finish(specs, token, now)
+                state.finish(specs, token, now, passed)
             listeners = self._listeners.get(key)
         if listeners:
             _tell(listeners)

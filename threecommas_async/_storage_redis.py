@@ -87,18 +87,22 @@ return {'granted', '0', '1', token}
 """
 )
 
-# KEYS: the windows. ARGV: give_back (1/0), n, the n periods, then the tokens.
+# KEYS: the windows, then their sets of passed slots. ARGV: give_back (1/0), passed (1/0), n, the n
+# periods, then the tokens.
 _RELEASE: Final = (
     _NOW
     + """
-local give_back, n = ARGV[1] == '1', tonumber(ARGV[2])
-for t = 3 + n, #ARGV do
+local give_back, passed, n = ARGV[1] == '1', ARGV[2] == '1', tonumber(ARGV[3])
+for t = 4 + n, #ARGV do
   for i = 1, n do
     if redis.call('ZREM', KEYS[i], 'f' .. ARGV[t]) == 1 and not give_back then
-      local period = tonumber(ARGV[2 + i])
+      local period = tonumber(ARGV[3 + i])
+      local ttl = math.ceil(period * 1000) + 1000
       redis.call('ZADD', KEYS[i], now + period, 'd' .. ARGV[t])
-      if redis.call('PTTL', KEYS[i]) < period * 1000 then
-        redis.call('PEXPIRE', KEYS[i], math.ceil(period * 1000) + 1000)
+      if redis.call('PTTL', KEYS[i]) < period * 1000 then redis.call('PEXPIRE', KEYS[i], ttl) end
+      if passed then
+        redis.call('ZADD', KEYS[n + i], now + period, 'p' .. ARGV[t])
+        redis.call('PEXPIRE', KEYS[n + i], ttl)
       end
     end
   end
@@ -107,8 +111,9 @@ return 1
 """
 )
 
-# KEYS: learned, then a (window, block) pair per window. ARGV: retry_after ('' when none), learn_for, n,
-# then a (limit, period, cooldown, is_global) quadruple per window. The rules of KeyState.cool_down.
+# KEYS: learned, then a (window, block) pair per window, then the global window's set of passed slots.
+# ARGV: retry_after ('' when none), learn_for, n, then a (limit, period, cooldown, is_global) quadruple per
+# window. The rules of KeyState.cool_down and KeyState._learn.
 _COOL_DOWN: Final = (
     _NOW
     + """
@@ -117,7 +122,9 @@ local unlimited = tonumber(ARGV[4 + 4 * n])
 local learned = tonumber(redis.call('HGET', KEYS[1], 'limit') or '0')
 local learned_until = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
 local suspect_until = tonumber(redis.call('HGET', KEYS[1], 'suspect') or '0')
-local full, done_global, has_global, global_limit = {}, 0, false, 0
+local episode_until = tonumber(redis.call('HGET', KEYS[1], 'episode') or '0')
+local episode_learned = redis.call('HGET', KEYS[1], 'episode_learned') == '1'
+local full, has_global, global_limit = {}, false, 0
 local global_full, endpoint_full = false, false
 for i = 1, n do
   local window = KEYS[2 * i]
@@ -130,7 +137,6 @@ for i = 1, n do
     has_global = true
     global_full = full[i]
     global_limit = tonumber(ARGV[4 * i])
-    done_global = redis.call('ZCOUNT', window, '-inf', now + period)
   elseif full[i] then
     endpoint_full = true
   end
@@ -151,16 +157,25 @@ else
   for i = 1, n do hit[#hit + 1] = i end
 end
 local taught = 0
-if has_global and not global_full and not endpoint_full and learn_for > 0 then
-  if done_global >= math.max(2, math.floor(global_limit / 10)) or now < suspect_until then
-    taught = math.max(1, done_global)
-    if learned == 0 or now >= learned_until or taught < learned then
+if has_global and not (endpoint_full and not global_full) and learn_for > 0 then
+  local passed_set = KEYS[2 + 2 * n]
+  redis.call('ZREMRANGEBYSCORE', passed_set, '-inf', now)
+  local passed = redis.call('ZCARD', passed_set)
+  if now < episode_until then
+    if episode_learned and passed > learned then redis.call('HSET', KEYS[1], 'limit', passed) end
+  else
+    redis.call('HSET', KEYS[1], 'episode', tostring(now + wait))
+    episode_learned = passed >= math.max(2, math.floor(global_limit / 10)) or now < suspect_until
+    redis.call('HSET', KEYS[1], 'episode_learned', episode_learned and '1' or '0')
+    redis.call('HSET', KEYS[1], 'suspect', tostring(now + learn_for))
+    if episode_learned then
+      taught = math.max(1, passed)
+      if learned > 0 and now < learned_until and learned < taught then taught = learned end
       redis.call('HSET', KEYS[1], 'limit', taught)
+      redis.call('HSET', KEYS[1], 'until', tostring(now + learn_for))
     end
-    redis.call('HSET', KEYS[1], 'until', tostring(now + learn_for))
   end
-  redis.call('HSET', KEYS[1], 'suspect', tostring(now + learn_for))
-  redis.call('PEXPIRE', KEYS[1], math.ceil(learn_for * 1000) + 1000)
+  redis.call('PEXPIRE', KEYS[1], math.ceil((learn_for + wait) * 1000) + 1000)
 end
 for _, i in ipairs(hit) do
   local block = KEYS[1 + 2 * i]
@@ -225,7 +240,7 @@ class RedisStorage:
         self._connections: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Connection] = (
             weakref.WeakKeyDictionary()
         )
-        self._pending: dict[tuple[str, tuple[WindowSpec, ...], bool], list[int]] = {}
+        self._pending: dict[tuple[str, tuple[WindowSpec, ...], bool, bool], list[int]] = {}
         self._flushing = False
         self._flush_tasks: set[asyncio.Task[None]] = set()
         self._errors = _redis_errors()
@@ -280,16 +295,20 @@ class RedisStorage:
         kind, wait, exact, _ = await self._run(within, lambda c: c.acquire(keys=keys, args=args))
         return Decision(_KINDS[kind], max(0.0, float(wait)), token, exact == b"1")
 
-    def release(self, key: str, specs: tuple[WindowSpec, ...], token: int, now: float) -> None:
-        self._queue(key, specs, token, give_back=False)
+    def release(
+        self, key: str, specs: tuple[WindowSpec, ...], token: int, now: float, passed: bool = True
+    ) -> None:
+        self._queue(key, specs, token, give_back=False, passed=passed)
 
     def give_back(self, key: str, specs: tuple[WindowSpec, ...], token: int) -> None:
-        self._queue(key, specs, token, give_back=True)
+        self._queue(key, specs, token, give_back=True, passed=False)
 
-    def _queue(self, key: str, specs: tuple[WindowSpec, ...], token: int, *, give_back: bool) -> None:
+    def _queue(
+        self, key: str, specs: tuple[WindowSpec, ...], token: int, *, give_back: bool, passed: bool
+    ) -> None:
         if all(spec.limit >= UNLIMITED for spec in specs):
             return
-        batch = (key, specs, give_back)
+        batch = (key, specs, give_back, passed)
         tokens = self._pending.get(batch)
         if tokens is not None:
             tokens.append(token)
@@ -321,11 +340,13 @@ class RedisStorage:
 
             async def send(conn: _Connection, pending: dict[Any, list[int]] = pending) -> None:
                 async with conn.client.pipeline(transaction=False) as pipe:
-                    for (key, specs, give_back), tokens in pending.items():
-                        windows = [f"{TAG}:w:{key}:{spec.name}" for spec in specs if spec.limit < UNLIMITED]
-                        periods = [spec.period for spec in specs if spec.limit < UNLIMITED]
-                        args = [1 if give_back else 0, len(windows), *periods, *tokens]
-                        await conn.release(keys=windows, args=args, client=pipe)
+                    for (key, specs, give_back, passed), tokens in pending.items():
+                        counted = [spec for spec in specs if spec.limit < UNLIMITED]
+                        windows = [f"{TAG}:w:{key}:{spec.name}" for spec in counted]
+                        passes = [f"{TAG}:p:{key}:{spec.name}" for spec in counted]
+                        periods = [spec.period for spec in counted]
+                        args = [int(give_back), int(passed), len(windows), *periods, *tokens]
+                        await conn.release(keys=[*windows, *passes], args=args, client=pipe)
                     await pipe.execute()
 
             with contextlib.suppress(RateLimitStorageError):
@@ -345,7 +366,7 @@ class RedisStorage:
         learn_for: float,
         within: float,
     ) -> tuple[float, int]:
-        keys = [f"{TAG}:k:{key}", *self._keys(key, specs)]
+        keys = [f"{TAG}:k:{key}", *self._keys(key, specs), f"{TAG}:p:{key}:{GLOBAL}"]
         args: list[Any] = ["" if retry_after is None else retry_after, learn_for, len(specs)]
         for spec in specs:
             args += [spec.limit, spec.period, spec.cooldown, 1 if spec.name == GLOBAL else 0]

@@ -72,8 +72,8 @@ class SQLiteStorage:
         self._local = threading.local()
         self._transactions = 0
         self._lock = threading.Lock()
-        # Releases not yet written: (key, specs, token, answer time, give back instead).
-        self._pending: list[tuple[str, tuple[WindowSpec, ...], int, float, bool]] = []
+        # Releases not yet written: (key, specs, token, answer time, passed, give back instead).
+        self._pending: list[tuple[str, tuple[WindowSpec, ...], int, float, bool, bool]] = []
         self._flush_scheduled = False
 
     def __repr__(self) -> str:
@@ -117,17 +117,19 @@ class SQLiteStorage:
         return result
 
     def _apply(
-        self, conn: sqlite3.Connection, pending: list[tuple[str, tuple[WindowSpec, ...], int, float, bool]]
+        self,
+        conn: sqlite3.Connection,
+        pending: list[tuple[str, tuple[WindowSpec, ...], int, float, bool, bool]],
     ) -> None:
         states: dict[str, KeyState] = {}
-        for key, specs, token, answered, give_back in pending:
+        for key, specs, token, answered, passed, give_back in pending:
             state = states.get(key)
             if state is None:
                 state = states[key] = self._load(conn, key)
             if give_back:
                 state.give_back(specs, token)
             else:
-                state.finish(specs, token, answered)
+                state.finish(specs, token, answered, passed)
         for key, state in states.items():
             self._store(conn, key, state)
 
@@ -196,9 +198,11 @@ class SQLiteStorage:
 
         return await self._run(work, within)
 
-    def _finish(self, key: str, specs: tuple[WindowSpec, ...], token: int, give_back: bool) -> None:
+    def _finish(
+        self, key: str, specs: tuple[WindowSpec, ...], token: int, passed: bool, give_back: bool
+    ) -> None:
         with self._lock:
-            self._pending.append((key, specs, token, time.time(), give_back))
+            self._pending.append((key, specs, token, time.time(), passed, give_back))
             if self._flush_scheduled:
                 return
             self._flush_scheduled = True
@@ -230,11 +234,13 @@ class SQLiteStorage:
         _BACKGROUND.add(task)
         task.add_done_callback(_done)
 
-    def release(self, key: str, specs: tuple[WindowSpec, ...], token: int, now: float) -> None:
-        self._finish(key, specs, token, give_back=False)
+    def release(
+        self, key: str, specs: tuple[WindowSpec, ...], token: int, now: float, passed: bool = True
+    ) -> None:
+        self._finish(key, specs, token, passed, give_back=False)
 
     def give_back(self, key: str, specs: tuple[WindowSpec, ...], token: int) -> None:
-        self._finish(key, specs, token, give_back=True)
+        self._finish(key, specs, token, False, give_back=True)
 
     async def cool_down(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 from typing import TYPE_CHECKING
 
 from threecommas_async._signing import HMACSigner, signed_message
@@ -27,19 +28,22 @@ class HMACKey:
     def __init__(self, secret: str | bytes) -> None:
         self._signer = HMACSigner(secret)
 
+    def _matches(self, message: bytes, signature: str) -> bool:
+        # 3Commas documents the hex as case-insensitive; compare_digest keeps the time constant.
+        return hmac.compare_digest(self._signer.sign(message), signature.lower())
+
     def verify(self, path: str, query: str, body: bytes, signature: str) -> bool:
         if not signature.isascii():
             return False
-        signer = self._signer
         message = signed_message("hmac", path, query, body)
-        if signer.verify(message, signature):
+        if self._matches(message, signature):
             return True
         if body:
             # The other convention: "?" between path and body when the SDK's rule would not put one,
             # and no "?" when it would.
             base = signed_message("hmac", path, query, None)
             alt = base + body if message == base + b"?" + body else base + b"?" + body
-            return signer.verify(alt, signature)
+            return self._matches(alt, signature)
         return False
 
     def __repr__(self) -> str:

@@ -263,7 +263,12 @@ class FakeThreeCommas:
         ``ban_duration``; ``None`` when the server limits nothing. ``changes`` are further ``RateLimit``
         arguments (``max_wait=...``). A client whose limits disagree with the server's waits for
         cool-downs it need not (or gets banned); this one does neither.
+
+        The limiter's state lives in a ``memory://`` storage of this server's own, so that a 429 or a
+        418 a test provokes here never pauses the clients of another server in the same process (the
+        default ``memory://`` is shared by every client of the process, as one IP would be).
         """
+        changes.setdefault("storage", f"memory://FakeThreeCommas-{id(self):x}")
         return client_rate_limit(self._limits, **changes)
 
     def client(self, **overrides: Any) -> ThreeCommasClient:
