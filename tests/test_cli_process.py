@@ -150,6 +150,23 @@ async def test_an_interrupted_cancel_says_which_ids_were_settled_sent_or_never_s
     assert " ".join(map(str, report["not_sent"])) in run.err
 
 
+async def test_an_interrupted_wait_final_reports_the_cancelled_ids_as_cancelled_not_unsent() -> None:
+    async with FakeThreeCommas(cancel_delay=None) as server:  # pending until complete_pending(): never final
+        ids = server.seed_trades(3)
+        proc = await start(server, "--json", "smart-trades", "cancel", *map(str, ids), "--wait-final", "60")
+        async with asyncio.timeout(TIMEOUT):
+            while len(deletes(server)) < 3:  # the fake has no event to wait on: poll its record
+                await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        run = await finish(proc, server)
+    assert run.code == 143
+    (report,) = [line for line in run.json_lines() if line["kind"] == "interrupted"]
+    assert sorted(report["cancelled_not_final"]) == ids
+    assert report["not_sent"] == [] and report["sent_not_settled"] == []
+    assert "3 cancelled but not yet final, 0 sent but not settled, 0 never sent" in run.err
+
+
 async def test_closing_stdout_never_stops_the_cancels() -> None:
     # `cancel-all --yes | head -n 3`: head leaves after the first lines; every cancel must still be sent
     async def piped_to_head(mode: list[str]) -> tuple[Run, list[int], FakeThreeCommas]:

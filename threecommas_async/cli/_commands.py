@@ -394,7 +394,9 @@ async def _cancel(ctx: Context, ids: Sequence[int]) -> tuple[int, list[CancelRes
     )
     done: dict[int, CancelResult] = {}
     try:
-        async with Progress(out, ctx.waits, desc="cancelling", total=len(ids)) as progress:
+        async with Progress(
+            out, ctx.waits, desc="cancelling", total=len(ids), detail=_awaiting_final(stream)
+        ) as progress:
             async for result in stream:
                 done[result.id] = result
                 out.result(result)
@@ -419,20 +421,41 @@ async def _cancel(ctx: Context, ids: Sequence[int]) -> tuple[int, list[CancelRes
     return code, results
 
 
+def _awaiting_final(stream: CancelStream) -> Callable[[], str | None]:
+    """With --wait-final a cancelled id settles only once final: say how many are cancelled meanwhile."""
+
+    def detail() -> str | None:
+        held = len(stream.awaiting_final())
+        return f"{held} cancelled, waiting for them to be final" if held else None
+
+    return detail
+
+
 def _interrupted(out: Output, stream: CancelStream, settled: list[int]) -> None:
     """Where every id stands when the run is cut short: the operator must know what 3Commas may have
     acted on (sent, no answer yet) and what was never sent."""
     sent = stream.sent()
-    unsent = [i for i in stream.in_flight() if i not in set(sent)] + stream.not_started()
+    held = stream.awaiting_final()
+    known = {*sent, *held}
+    unsent = [i for i in stream.in_flight() if i not in known] + stream.not_started()
     if out.json:
         out.json_line(
-            {"kind": "interrupted", "settled": settled, "sent_not_settled": sent, "not_sent": unsent},
+            {
+                "kind": "interrupted",
+                "settled": settled,
+                "cancelled_not_final": held,
+                "sent_not_settled": sent,
+                "not_sent": unsent,
+            },
             "result",
         )
+    waiting = f"{len(held)} cancelled but not yet final, " if held else ""
     out.error(
-        f"interrupted: {len(settled)} settled (shown above), {len(sent)} sent but not settled, "
+        f"interrupted: {len(settled)} settled (shown above), {waiting}{len(sent)} sent but not settled, "
         f"{len(unsent)} never sent"
     )
+    if held:
+        out.error(f"cancelled, not yet confirmed final: {' '.join(map(str, held))}")
     if sent:
         out.error(
             "sent but not settled (3Commas may or may not have cancelled them; look with "

@@ -142,9 +142,17 @@ class Progress:
     shown with ``--no-progress``."""
 
     def __init__(
-        self, out: Output, waits: Waits, *, desc: str, total: int | None, unit: str = " trade"
+        self,
+        out: Output,
+        waits: Waits,
+        *,
+        desc: str,
+        total: int | None,
+        unit: str = " trade",
+        detail: Callable[[], str | None] | None = None,
     ) -> None:
         self.out = out
+        self.detail = detail
         self.waits = waits
         self.desc = desc
         self.total = total
@@ -183,20 +191,24 @@ class Progress:
     def advance(self) -> None:
         self.done += 1
         if self._bar is not None:
-            self._bar.set_postfix_str(self.waits.status() or "", refresh=False)
+            self._bar.set_postfix_str(self._status(), refresh=False)
             self._bar.update()
 
     def line(self) -> str:
         """ "cancelling: 100/150 settled, waiting 55 s for 3Commas' limit: 100 requests/min"."""
         count = f"{self.done}/{self.total} settled" if self.total is not None else f"{self.done} so far"
-        status = self.waits.status()
+        status = self._status()
         return f"{self.desc}: {count}" + (f", {status}" if status else "")
+
+    def _status(self) -> str:
+        parts = [self.detail() if self.detail is not None else None, self.waits.status()]
+        return ", ".join(part for part in parts if part)
 
     async def _tick(self, every: float) -> None:
         while True:
             await asyncio.sleep(every)
             if self._bar is not None:
-                self._bar.set_postfix_str(self.waits.status() or "")
+                self._bar.set_postfix_str(self._status())
             else:
                 self.out.note(self.line())
 

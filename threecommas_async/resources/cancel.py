@@ -246,7 +246,8 @@ class CancelStream:
 
     While it runs, or after an interruption, it says where every id stands: :attr:`settled` (results
     produced), :meth:`in_flight` (taken by a worker, not settled), :meth:`sent` (of those, the ones whose
-    request went out, so 3Commas may have acted on them) and :meth:`not_started`.
+    request went out, so 3Commas may have acted on them), :meth:`awaiting_final` (with ``wait=True``:
+    cancelled, not yet final) and :meth:`not_started`.
     """
 
     __slots__ = (
@@ -305,6 +306,10 @@ class CancelStream:
 
     def not_started(self) -> list[int]:
         return self._ids.untaken()
+
+    def awaiting_final(self) -> list[int]:
+        """With ``wait=True``: the ids cancelled, held back until a look shows them final."""
+        return list(self._held)
 
     def __aiter__(self) -> CancelStream:
         return self
