@@ -48,7 +48,7 @@ test: lint redis-server
 
 # The fast layer alone (no socket, no process): seconds.
 test-fast: $(VENV)/.installed
-	$(BIN)/pytest -q -m unit
+	$(BIN)/pytest -q -m "unit and not integration and not e2e"
 
 # Every Hypothesis test at the thorough profile (about 23,000 fuzzed answers): CI runs it after `make test`.
 test-thorough: $(VENV)/.installed

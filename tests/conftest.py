@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 from aiohttp import ClientResponse, web
@@ -208,6 +208,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "virtual_clock: run on a VirtualClockLoop (tests/_virtual.py): time jumps, waits are exact"
     )
+
+
+LAYERS: Final = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test belongs to a layer, so ``-m unit`` (``make test-fast``) means what it says."""
+    unlayered = [item.nodeid for item in items if not any(item.get_closest_marker(m) for m in LAYERS)]
+    if unlayered:
+        raise pytest.UsageError(f"tests without a layer marker ({', '.join(LAYERS)}): {', '.join(unlayered)}")
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Any]:

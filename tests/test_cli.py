@@ -24,6 +24,8 @@ from threecommas_async.testing import FakeThreeCommas, RateLimitRule, RateLimits
 from .cli_support import Run, cli, deletes, until
 from .conftest import public_pem
 
+pytestmark = pytest.mark.integration
+
 FIXTURES: Final = Path(__file__).parent / "fixtures"
 README: Final = Path(__file__).parent.parent / "README.md"
 

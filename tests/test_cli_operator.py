@@ -14,11 +14,15 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Final
 
+import pytest
+
 from threecommas_async._status import CANCELLING, CLOSED_BY_MARKET, LIST_FILTERS
 from threecommas_async.cli import Console, main
 from threecommas_async.testing import FakeThreeCommas, RateLimits
 
 from .cli_support import Run, Terminal, Timed, cli, deletes
+
+pytestmark = pytest.mark.integration
 
 FIXTURES: Final = Path(__file__).parent / "fixtures"
 SECRET: Final = "S3CR3T-0f1e2d3c4b5a69788796a5b4c3d2e1f0"

@@ -27,6 +27,8 @@ from threecommas_async.testing import FakeThreeCommas
 
 from .cli_support import TIMEOUT, Run, assert_no_leak, deletes, environ
 
+pytestmark = pytest.mark.e2e
+
 
 def _installed() -> str:
     """The console script of the venv running the tests (else the first on PATH)."""
@@ -155,7 +157,9 @@ async def test_an_interrupted_wait_final_reports_the_cancelled_ids_as_cancelled_
         ids = server.seed_trades(3)
         proc = await start(server, "--json", "smart-trades", "cancel", *map(str, ids), "--wait-final", "60")
         async with asyncio.timeout(TIMEOUT):
-            while len(deletes(server)) < 3:  # the fake has no event to wait on: poll its record
+            for _ in range(int(TIMEOUT / 0.02)):  # the fake has no event to wait on: poll its record
+                if len(deletes(server)) == 3:
+                    break
                 await asyncio.sleep(0.02)
         await asyncio.sleep(0.3)
         proc.send_signal(signal.SIGTERM)

@@ -23,6 +23,8 @@ from threecommas_async import (
 
 from .conftest import EchoServer, fixture_bytes
 
+pytestmark = pytest.mark.integration
+
 BASE = "https://api.3commas.io/public/api"
 KEY = "k" * 64
 SECRET = "S3CR3T-" + "x" * 57

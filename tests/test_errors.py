@@ -22,6 +22,8 @@ from threecommas_async import (
     UnprocessableEntityError,
 )
 
+pytestmark = pytest.mark.integration
+
 BASE = "https://api.3commas.io/public/api"
 KEY = "k" * 64
 SECRET = "S3CR3T-" + "x" * 57

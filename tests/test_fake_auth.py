@@ -20,7 +20,7 @@ from .conftest import public_pem
 FIXTURES = Path(__file__).parent / "fixtures"
 RSA_PEM = (FIXTURES / "rsa_test_private_key.pem").read_text()
 
-pytestmark = pytest.mark.fake_3commas(rate_limit=None, cancel_delay=0)
+pytestmark = [pytest.mark.integration, pytest.mark.fake_3commas(rate_limit=None, cancel_delay=0)]
 
 
 @pytest.fixture

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from threecommas_async import EndpointLimit, RateLimit, ThreeCommasClient
 from threecommas_async.testing import FakeThreeCommas, RateLimitRule, RateLimits
+
+pytestmark = pytest.mark.integration
 
 RSA_PEM = (Path(__file__).parent / "fixtures" / "rsa_test_private_key.pem").read_text()
 LIST = "GET /v2/smart_trades"
@@ -39,7 +42,20 @@ LIST = "GET /v2/smart_trades"
 def test_client_rate_limit_is_the_twin_of_the_servers(
     limits: RateLimits | None, expected: RateLimit | None
 ) -> None:
-    assert FakeThreeCommas(rate_limit=limits).client_rate_limit() == expected
+    server = FakeThreeCommas(rate_limit=limits)
+    got = server.client_rate_limit()
+    if expected is None:
+        assert got is None
+        return
+    assert got is not None
+    # A storage of the server's own: a 429 a test provokes here pauses no other server's clients.
+    assert got.storage.startswith("memory://FakeThreeCommas-")
+    other = FakeThreeCommas(rate_limit=limits).client_rate_limit()
+    assert other is not None and other.storage != got.storage
+    assert dataclasses.replace(got, storage="memory://") == expected
+    assert server.client_rate_limit(storage="memory://mine") == dataclasses.replace(
+        expected, storage="memory://mine"
+    )
 
 
 def test_client_rate_limit_without_a_global_rule_and_with_changes() -> None:

@@ -12,7 +12,7 @@ import pytest
 from threecommas_async._signing import SigningMiddleware
 from threecommas_async.testing import FakeThreeCommas, FaultKind
 
-pytestmark = pytest.mark.fake_3commas(rate_limit=None, cancel_delay=0)
+pytestmark = [pytest.mark.integration, pytest.mark.fake_3commas(rate_limit=None, cancel_delay=0)]
 
 
 @pytest.fixture

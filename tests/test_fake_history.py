@@ -10,6 +10,8 @@ import pytest
 from threecommas_async._signing import SigningMiddleware
 from threecommas_async.testing import FakeThreeCommas, ManualClock, RateLimitRule, RateLimits, Transition
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def clock() -> ManualClock:

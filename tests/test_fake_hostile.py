@@ -14,7 +14,7 @@ import pytest
 from threecommas_async._signing import SigningMiddleware
 from threecommas_async.testing import FakeThreeCommas, ManualClock, RateLimitRule, RateLimits
 
-pytestmark = pytest.mark.fake_3commas(rate_limit=None, cancel_delay=0)
+pytestmark = [pytest.mark.integration, pytest.mark.fake_3commas(rate_limit=None, cancel_delay=0)]
 
 JSON = "application/json; charset=utf-8"
 

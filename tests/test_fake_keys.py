@@ -12,6 +12,8 @@ from threecommas_async._signing import SigningMiddleware
 from threecommas_async.testing import FakeThreeCommas, KeyStats, ManualClock, RateLimitRule, RateLimits
 from threecommas_async.testing._traffic import busiest
 
+pytestmark = pytest.mark.integration
+
 RSA_PEM = (Path(__file__).parent / "fixtures" / "rsa_test_private_key.pem").read_text()
 
 

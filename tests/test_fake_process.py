@@ -18,6 +18,8 @@ import pytest
 from threecommas_async.testing import FakeThreeCommas
 from threecommas_async.testing._process import FakeProcess, FakeProcessError, allowed_cpus, pin_cpu
 
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "not-for-your-eyes-0123456789"
 

@@ -15,6 +15,8 @@ from threecommas_async._signing import SigningMiddleware
 from threecommas_async.testing import FakeThreeCommas, ManualClock, RateLimitRule, RateLimits
 from threecommas_async.testing._ratelimit import RateLimiter
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 async def client(fake_3commas: FakeThreeCommas) -> AsyncIterator[aiohttp.ClientSession]:

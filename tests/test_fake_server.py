@@ -21,6 +21,8 @@ import pytest
 from threecommas_async._signing import SigningMiddleware
 from threecommas_async.testing import FakeThreeCommas, RateLimits, RecordedRequest
 
+pytestmark = pytest.mark.integration
+
 pytest_plugins = ["pytester"]
 
 # The inner runs need neither a cache nor hypothesis, whose plugin imports all of it (seconds, and again

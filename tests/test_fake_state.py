@@ -17,7 +17,7 @@ from threecommas_async.testing import FakeThreeCommas, ManualClock
 FIXTURES = Path(__file__).parent / "fixtures"
 SEED = json.loads((FIXTURES / "cancel_smart_trade_200.json").read_text())
 
-pytestmark = pytest.mark.fake_3commas(rate_limit=None, cancel_delay=0)
+pytestmark = [pytest.mark.integration, pytest.mark.fake_3commas(rate_limit=None, cancel_delay=0)]
 
 LIMIT_BUY: dict[str, Any] = {
     "account_id": 7,

@@ -97,6 +97,7 @@ async def through_the_wire(client: ThreeCommasClient, body: bytes, status: int) 
         assert len(results) == 1 and results[0].id == 30404547
 
 
+@pytest.mark.integration
 @settings(max_examples=int(settings().max_examples * 2.75))
 @given(body=mutated(), status=st.sampled_from([200, 201, 400, 404, 500]))
 def test_through_the_wire_only_sdk_errors_come_out(

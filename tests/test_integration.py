@@ -29,6 +29,8 @@ from threecommas_async.models import (
 )
 from threecommas_async.testing import FakeThreeCommas
 
+pytestmark = pytest.mark.integration
+
 CREATE = SmartTradeCreate(
     account_id=7,
     pair="USDT_ETH",

@@ -56,6 +56,8 @@ from threecommas_async.models._decoders import (
     TRADE_LIST_DECODER,
 )
 
+pytestmark = pytest.mark.unit
+
 FIXTURES: Final = Path(__file__).parent / "fixtures"
 
 JsonPath = tuple[str | int, ...]

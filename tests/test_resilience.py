@@ -32,7 +32,7 @@ from threecommas_async import (
 from .conftest import fixture_bytes
 
 SEED = fixture_bytes("cancel_smart_trade_200.json")
-pytestmark = pytest.mark.virtual_clock
+pytestmark = [pytest.mark.integration, pytest.mark.virtual_clock]
 
 FAST_RETRY = RetryPolicy(max_attempts=3, backoff_base=0.001, backoff_max=0.005)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -12,6 +12,8 @@ from threecommas_async._signing import HMACSigner, RSASigner, make_signer, signe
 
 from .conftest import EchoServer
 
+pytestmark = pytest.mark.unit
+
 
 def _body(vector: dict[str, Any]) -> bytes | None:
     return vector["body"].encode() if vector["body"] is not None else None

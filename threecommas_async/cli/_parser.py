@@ -361,10 +361,13 @@ elsewhere the same as one line every 5 s once the command has run that long."""
 
 _CANCEL_EPILOG: Final = f"""\
 Prints one row per id as soon as it is settled (with --json: one JSON object per id, with
-"kind": "cancel_result", id, ok, already_final, result, status, pair, error {{type, message,
-http_status}} and elapsed), then a summary. A SmartTrade that was already cancelled, finished or failed
-counts as done ("already final"). Every id is cancelled even if stdout goes away (| head): the results
-not shown are counted on stderr. Each retry, cool-down or ban is one line on stderr (--quiet).
+"kind": "cancel_result", id, ok, already_final, result, final, status, pair, error {{type, message,
+http_status}} and elapsed), then a summary. RESULT is what was proven: cancelled (by this run), already
+final (cancelled, finished or failed before it), final (cancelled, but an answer was lost, so whether
+by this run cannot be told), FAILED (not cancelled) or UNKNOWN (an answer was lost and the check failed
+too: look with 'smart-trades get ID'). "final" is true or false with --wait-final, else null. Every id
+is cancelled even if stdout goes away (| head): the results not shown are counted on stderr. Each
+retry, cool-down or ban is one line on stderr (--quiet).
 {_PROGRESS_HELP}
 
 {EXIT_CODES_HELP}
