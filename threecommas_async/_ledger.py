@@ -228,21 +228,29 @@ class KeyState:
         """Our limiter never sends more than configured into a window, so a 429 its endpoint window does
         not explain says the server allows this key less (a smaller plan, another program on the key):
         about what passed in the window before it. The 429s of one burst answer one by one, each seeing
-        more of the burst's passes: within an episode the largest count stands. One 429 after little
+        more of the burst's passes: within an episode the largest count stands, and an episode whose first
+        429s were read before enough of its passes is learned from once they are. One 429 after little
         traffic proves little (a block left by another program, a glitch): it is believed when enough
         passed, or when it is the second episode within ``learn_for``. Returns the limit when a new one
         was learned (for one line in the log), else 0."""
         window.active(now)
         passed = len(window.passed)
+        enough = passed >= max(2, limit // 10)
         if now < self.episode_until:
-            if self.episode_learned and passed > self.learned:
-                self.learned = passed
-            return 0
+            if self.episode_learned:
+                self.learned = max(self.learned, passed)
+                return 0
+            if not enough:
+                return 0
+            # The burst's passes were read after its first 429s: the evidence is in now.
+            self.episode_learned = True
+            return self._teach(passed, now, learn_for)
         self.episode_until = now + wait
-        self.episode_learned = passed >= max(2, limit // 10) or now < self.suspect_until
+        self.episode_learned = enough or now < self.suspect_until
         self.suspect_until = now + learn_for
-        if not self.episode_learned:
-            return 0
+        return self._teach(passed, now, learn_for) if self.episode_learned else 0
+
+    def _teach(self, passed: int, now: float, learn_for: float) -> int:
         candidate = max(1, passed)
         in_force = self.learned and now < self.learned_until
         self.learned = min(self.learned, candidate) if in_force else candidate

@@ -161,19 +161,27 @@ if has_global and not (endpoint_full and not global_full) and learn_for > 0 then
   local passed_set = KEYS[2 + 2 * n]
   redis.call('ZREMRANGEBYSCORE', passed_set, '-inf', now)
   local passed = redis.call('ZCARD', passed_set)
+  local enough = passed >= math.max(2, math.floor(global_limit / 10))
+  local teach = false
   if now < episode_until then
-    if episode_learned and passed > learned then redis.call('HSET', KEYS[1], 'limit', passed) end
+    if episode_learned then
+      if passed > learned then redis.call('HSET', KEYS[1], 'limit', passed) end
+    elseif enough then
+      teach = true
+    end
   else
     redis.call('HSET', KEYS[1], 'episode', tostring(now + wait))
-    episode_learned = passed >= math.max(2, math.floor(global_limit / 10)) or now < suspect_until
-    redis.call('HSET', KEYS[1], 'episode_learned', episode_learned and '1' or '0')
+    teach = enough or now < suspect_until
     redis.call('HSET', KEYS[1], 'suspect', tostring(now + learn_for))
-    if episode_learned then
-      taught = math.max(1, passed)
-      if learned > 0 and now < learned_until and learned < taught then taught = learned end
-      redis.call('HSET', KEYS[1], 'limit', taught)
-      redis.call('HSET', KEYS[1], 'until', tostring(now + learn_for))
-    end
+  end
+  if teach then
+    redis.call('HSET', KEYS[1], 'episode_learned', '1')
+    taught = math.max(1, passed)
+    if learned > 0 and now < learned_until and learned < taught then taught = learned end
+    redis.call('HSET', KEYS[1], 'limit', taught)
+    redis.call('HSET', KEYS[1], 'until', tostring(now + learn_for))
+  elseif now >= episode_until then
+    redis.call('HSET', KEYS[1], 'episode_learned', '0')
   end
   redis.call('PEXPIRE', KEYS[1], math.ceil((learn_for + wait) * 1000) + 1000)
 end
@@ -371,8 +379,19 @@ class RedisStorage:
         for spec in specs:
             args += [spec.limit, spec.period, spec.cooldown, 1 if spec.name == GLOBAL else 0]
         args.append(UNLIMITED)
+        await self._drain(within)
         wait, taught = await self._run(within, lambda c: c.cool_down(keys=keys, args=args))
         return float(wait), int(float(taught))
+
+    async def _drain(self, within: float) -> None:
+        """The releases queued so far reach Redis first: a cool-down learns from what passed, and the
+        answers that passed usually arrive in the same tick as the first 429 (SQLite gets this order
+        for free, its releases riding the next transaction)."""
+        if self._pending:
+            with contextlib.suppress(RateLimitStorageError):
+                await self._send_pending()
+        if self._flush_tasks:
+            await asyncio.wait(list(self._flush_tasks), timeout=within)
 
     async def ban(
         self, retry_after: float | None, base: float, cap: float, now: float, within: float
