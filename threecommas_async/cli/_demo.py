@@ -98,13 +98,16 @@ class DemoReport:
     seconds: float = 0.0
     cpu_seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
-    errors: Counter[str] = field(default_factory=Counter)
     failed_ids: dict[str, list[int]] = field(default_factory=dict)
-    """The ids whose cancel failed, by the exception's class."""
+    """The ids not cancelled (outcome ``failed``), by the exception's class."""
+    unknown_ids: dict[str, list[int]] = field(default_factory=dict)
+    """The ids whose outcome is ``unknown`` (an answer lost, the check failed too), by exception class."""
     failure_samples: dict[str, str] = field(default_factory=dict)
     """One message per exception class: why they failed."""
-    failed_but_cancelled: list[int] = field(default_factory=list)
-    """Failed ids the server shows cancelled all the same (the answers were lost)."""
+    unknown_samples: dict[str, str] = field(default_factory=dict)
+    """One message per exception class: why they are unknown."""
+    unknown_but_cancelled: list[int] = field(default_factory=list)
+    """Unknown ids the server shows cancelled after all (the answers were lost)."""
     unaccounted_ids: list[int] = field(default_factory=list)
     disagreeing_ids: list[int] = field(default_factory=list)
 
@@ -115,12 +118,14 @@ class DemoReport:
             found.append(f"only {self.created} of {plural(self.trades)} were created")
         if self.failed:
             found.append(f"{plural(self.failed)} not cancelled:")
-            for kind, ids in self.failed_ids.items():
-                found.append(f"  {len(ids)} {kind}: {self.failure_samples.get(kind, '')} (ids {_ids(ids)})")
-            if self.failed_but_cancelled:
+            found += _causes(self.failed_ids, self.failure_samples)
+        if self.unknown:
+            found.append(f"{plural(self.unknown)} unknown (an answer was lost and the check failed too):")
+            found += _causes(self.unknown_ids, self.unknown_samples)
+            if self.unknown_but_cancelled:
                 found.append(
-                    f"  of those, the server shows {len(self.failed_but_cancelled)} cancelled all the same "
-                    f"(their answers were lost): ids {_ids(self.failed_but_cancelled)}"
+                    f"  of those, the server shows {len(self.unknown_but_cancelled)} cancelled after all: "
+                    f"ids {_ids(self.unknown_but_cancelled)}"
                 )
         if self.busiest_window > self.limit:
             found.append(f"the server saw {self.busiest_window} requests in one window, over the limit")
@@ -130,7 +135,8 @@ class DemoReport:
         if self.server_disagrees:
             shown = f": ids {_ids(self.disagreeing_ids)}" if self.disagreeing_ids else ""
             found.append(
-                f"{self.server_disagrees} reported cancelled, but the server does not show it{shown}"
+                f"{self.server_disagrees} reported with an outcome the server contradicts (cancelled but not "
+                f"shown so, or failed but shown cancelled){shown}"
             )
         if self.received_418 or self.server_418:
             found.append(
@@ -161,7 +167,7 @@ class DemoReport:
             f"cancelled          {self.cancelled}",
             f"already final      {self.already_final}",
             *([f"final, who unknown {self.final}"] if self.final else []),
-            f"failed             {self.failed}" + (f"  ({dict(self.errors)})" if self.errors else ""),
+            f"failed             {self.failed}",
             *([f"unknown            {self.unknown}"] if self.unknown else []),
             f"unaccounted        {self.unaccounted}",
             f"server disagrees   {self.server_disagrees}",
@@ -323,18 +329,31 @@ def _account(report: DemoReport, ids: list[int], got: _Outcomes, statuses: dict[
                 report.disagreeing_ids.append(id)
             continue
         kind = kind or "UnknownOutcome"
-        report.unknown += outcome == "unknown"
-        report.failed += 1
-        report.errors[kind] += 1
-        report.failed_ids.setdefault(kind, []).append(id)
+        if outcome == "unknown":
+            report.unknown_samples.setdefault(kind, message or "")
+            report.unknown += 1
+            report.unknown_ids.setdefault(kind, []).append(id)
+            if server_says in NOTHING_TO_CANCEL:
+                report.unknown_but_cancelled.append(id)
+            continue
         report.failure_samples.setdefault(kind, message or "")
-        if server_says in NOTHING_TO_CANCEL:
-            report.failed_but_cancelled.append(id)
+        report.failed += 1
+        report.failed_ids.setdefault(kind, []).append(id)
+        if server_says in NOTHING_TO_CANCEL:  # "failed" claims it is not cancelled: the server disagrees
+            report.server_disagrees += 1
+            report.disagreeing_ids.append(id)
     report.retries = got.events["retry"]
     report.received_429 = got.events["cooldown"]
     report.received_418 = got.events["ban"]
     report.seconds = got.seconds
     report.cpu_seconds = got.cpu_seconds
+
+
+def _causes(by_kind: dict[str, list[int]], samples: dict[str, str]) -> list[str]:
+    """One line per exception class: how many, why (one message), which ids."""
+    return [
+        f"  {len(ids)} {kind}: {samples.get(kind, '')} (ids {_ids(ids)})" for kind, ids in by_kind.items()
+    ]
 
 
 def run_demo(
