@@ -75,7 +75,8 @@ async def test_four_processes_share_one_allowance(
     assert server.stats.status_429 == 0 and server.stats.status_418 == 0
     arrivals = [r.time for r in server.requests if r.route == "get"]
     assert len(arrivals) == 600
-    assert busiest_window(arrivals, PERIOD) <= MAX_RATE
+    # Never over the limit, and used up to it: reads leave the 5 % reserve to cancels (95 measured).
+    assert MAX_RATE * 0.95 - 5 <= busiest_window(arrivals, PERIOD) <= MAX_RATE
     # ... and the allowance is used: 600 requests at 100 per 0.25 s span 5 windows at least
     assert max(arrivals) - min(arrivals) < 6 * PERIOD * 3
 
