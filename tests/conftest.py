@@ -22,6 +22,8 @@ from hypothesis import HealthCheck, settings
 from threecommas_async._signing import HMACSigner, signed_message
 from threecommas_async._storage import forget_storages
 
+from ._loopback import serve
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 # Hypothesis: a quick profile for every run (make test), a thorough one for CI (.ci/run runs both):
@@ -181,12 +183,8 @@ async def start_echo_server(
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    state = EchoServer(base_url=f"http://127.0.0.1:{port}/public/api")
+    runner, base_url = await serve(app)
+    state = EchoServer(base_url=base_url)
     return runner, state
 
 

@@ -116,6 +116,13 @@ async def test_ctrl_c_at_the_question_cancels_nothing_at_once() -> None:
         assert deletes(server) == []
 
 
+async def deletes_reached(server: FakeThreeCommas, n: int) -> None:
+    """Until ``n`` DELETEs reached the fake (it has no event to wait on: poll its record)."""
+    async with asyncio.timeout(TIMEOUT):
+        while len(deletes(server)) < n:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+
+
 @pytest.mark.parametrize(("sent", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 async def test_an_interrupted_cancel_says_which_ids_were_settled_sent_or_never_sent(
     sent: signal.Signals, code: int
@@ -135,11 +142,7 @@ async def test_an_interrupted_cancel_says_which_ids_were_settled_sent_or_never_s
             "--concurrency",
             "2",
         )
-        async with asyncio.timeout(TIMEOUT):
-            for _ in range(int(TIMEOUT / 0.02)):  # the fake has no event to wait on: poll its record
-                if len(deletes(server)) == 2:
-                    break
-                await asyncio.sleep(0.02)
+        await deletes_reached(server, 2)
         await asyncio.sleep(0.2)
         proc.send_signal(sent)
         run = await finish(proc, server)
@@ -156,11 +159,7 @@ async def test_an_interrupted_wait_final_reports_the_cancelled_ids_as_cancelled_
     async with FakeThreeCommas(cancel_delay=None) as server:  # pending until complete_pending(): never final
         ids = server.seed_trades(3)
         proc = await start(server, "--json", "smart-trades", "cancel", *map(str, ids), "--wait-final", "60")
-        async with asyncio.timeout(TIMEOUT):
-            for _ in range(int(TIMEOUT / 0.02)):  # the fake has no event to wait on: poll its record
-                if len(deletes(server)) == 3:
-                    break
-                await asyncio.sleep(0.02)
+        await deletes_reached(server, 3)
         await asyncio.sleep(0.3)
         proc.send_signal(signal.SIGTERM)
         run = await finish(proc, server)

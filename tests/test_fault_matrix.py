@@ -34,6 +34,7 @@ from threecommas_async import (
 from threecommas_async._errors import error_from_response, parse_retry_after
 from threecommas_async._transport import RESEND_SWITCH
 
+from ._loopback import serve
 from .conftest import fixture_bytes
 
 pytestmark = [pytest.mark.integration, pytest.mark.virtual_clock]
@@ -83,11 +84,7 @@ async def hostile() -> AsyncIterator[Hostile]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    state.base_url = f"http://127.0.0.1:{runner.addresses[0][1]}/public/api"
+    runner, state.base_url = await serve(app, handler_cancellation=True)
     yield state
     await runner.cleanup()
 

@@ -29,6 +29,7 @@ from threecommas_async import (
     ThreeCommasClient,
 )
 
+from ._loopback import serve
 from .conftest import fixture_bytes
 
 SEED = fixture_bytes("cancel_smart_trade_200.json")
@@ -77,11 +78,7 @@ async def server() -> AsyncIterator[Scripted]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    state.base_url = f"http://127.0.0.1:{runner.addresses[0][1]}/public/api"
+    runner, state.base_url = await serve(app)
     yield state
     await runner.cleanup()
 

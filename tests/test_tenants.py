@@ -14,6 +14,7 @@ from aiohttp import web
 from threecommas_async import ClientClosedError, ClientEvent, RateLimit, ThreeCommasClient
 from threecommas_async.testing import FakeThreeCommas
 
+from ._loopback import serve
 from .conftest import fixture_bytes
 
 pytestmark = pytest.mark.integration
@@ -90,11 +91,7 @@ async def slow() -> AsyncIterator[Slow]:
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
     app.on_response_prepare.append(on_connect)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    state.base_url = f"http://127.0.0.1:{runner.addresses[0][1]}/public/api"
+    runner, state.base_url = await serve(app)
     yield state
     await runner.cleanup()
 

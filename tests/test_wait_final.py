@@ -44,7 +44,8 @@ async def test_a_thousand_cancelled_ids_are_confirmed_a_page_at_a_time(server: F
         got = await states(client, cancelled, timeout=30.0, poll=0.1)
     assert sorted(got) == sorted(ids)
     assert all(s.final and s.status == "cancelled" for s in got.values())
-    assert got[ids[0]].trade.id == ids[0]  # the SmartTrade as the list showed it, decoded on demand
+    trade = got[ids[0]].trade  # the SmartTrade as the list showed it, decoded on demand
+    assert trade is not None and trade.id == ids[0]
     sent = server.requests
     assert {r.route for r in sent} == {"list"}
     # ten pages of 100 confirm 1,000 ids (oldest first would take 13); a page or two more if the last
