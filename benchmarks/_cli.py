@@ -35,6 +35,7 @@ from ._machine import loadavg, machine
 from ._memory import MemorySection
 from ._report import Report, ServerStats, write
 from ._section import Bench, Section
+from ._tenants import TenantsSection
 
 SERVER_OPTIONS: dict[str, Any] = {"rate_limit": None, "record_requests": False, "cancel_delay": None}
 """No limiter (but while the shared-allowance section runs, on keys of its own), no traffic record, and a
@@ -48,6 +49,7 @@ def sections(cfg: Config) -> list[Section[Any]]:
         CancelSection(cfg),
         LagSection(cfg),
         CurveSection(cfg),
+        TenantsSection(cfg),
         DecodeSection(cfg.quick),
         LimiterSection(cfg.limiter_fast_n, cfg.limiter_waiters),
         MemorySection(cfg.rss_cancels, cfg.concurrency),

@@ -38,6 +38,7 @@ EVERY = {  # every section: its goals in the quick run below, and a line of its 
     "cancel": (2, "Floor (f)"),
     "loop_lag": (0, "Event-loop lag by concurrency"),
     "curve": (len(CURVE_SIZES), "cancel_many size curve"),
+    "tenants": (4, "Tenants:"),
     "decode": (0, "Decode of the seed SmartTrade"),
     "limiter": (0, "Limiter fast path"),
     "rss": (1, "Memory: one cancel_many"),
