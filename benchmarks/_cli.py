@@ -33,6 +33,7 @@ from ._lag import LagSection
 from ._limiter import LimiterSection
 from ._machine import loadavg, machine
 from ._memory import MemorySection
+from ._profile import ProfileSection
 from ._report import Report, ServerStats, write
 from ._section import Bench, Section
 from ._tenants import TenantsSection
@@ -50,6 +51,7 @@ def sections(cfg: Config) -> list[Section[Any]]:
         LagSection(cfg),
         CurveSection(cfg),
         TenantsSection(cfg),
+        ProfileSection(cfg),
         DecodeSection(cfg.quick),
         LimiterSection(cfg.limiter_fast_n, cfg.limiter_waiters),
         MemorySection(cfg.rss_cancels, cfg.concurrency),

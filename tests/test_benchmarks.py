@@ -39,6 +39,7 @@ EVERY = {  # every section: its goals in the quick run below, and a line of its 
     "loop_lag": (0, "Event-loop lag by concurrency"),
     "curve": (len(CURVE_SIZES), "cancel_many size curve"),
     "tenants": (4, "Tenants:"),
+    "profile": (0, "Top 10 SDK functions by self time"),
     "decode": (0, "Decode of the seed SmartTrade"),
     "limiter": (0, "Limiter fast path"),
     "rss": (1, "Memory: one cancel_many"),
