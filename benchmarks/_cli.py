@@ -36,6 +36,7 @@ from ._memory import MemorySection
 from ._profile import ProfileSection
 from ._report import Report, ServerStats, write
 from ._section import Bench, Section
+from ._storages import StoragesSection
 from ._tenants import TenantsSection
 
 SERVER_OPTIONS: dict[str, Any] = {"rate_limit": None, "record_requests": False, "cancel_delay": None}
@@ -54,6 +55,7 @@ def sections(cfg: Config) -> list[Section[Any]]:
         ProfileSection(cfg),
         DecodeSection(cfg.quick),
         LimiterSection(cfg.limiter_fast_n, cfg.limiter_waiters),
+        StoragesSection(cfg),
         MemorySection(cfg.rss_cancels, cfg.concurrency),
     ]
     unknown = set(cfg.only) - {s.key for s in every}
