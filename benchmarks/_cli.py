@@ -36,6 +36,7 @@ from ._memory import MemorySection
 from ._profile import ProfileSection
 from ._report import Report, ServerStats, write
 from ._section import Bench, Section
+from ._shared import SharedSection
 from ._storages import StoragesSection
 from ._tenants import TenantsSection
 
@@ -56,6 +57,7 @@ def sections(cfg: Config) -> list[Section[Any]]:
         DecodeSection(cfg.quick),
         LimiterSection(cfg.limiter_fast_n, cfg.limiter_waiters),
         StoragesSection(cfg),
+        SharedSection(cfg),
         MemorySection(cfg.rss_cancels, cfg.concurrency),
     ]
     unknown = set(cfg.only) - {s.key for s in every}

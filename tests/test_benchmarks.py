@@ -43,6 +43,7 @@ EVERY = {  # every section: its goals in the quick run below, and a line of its 
     "decode": (0, "Decode of the seed SmartTrade"),
     "limiter": (0, "Limiter fast path"),
     "storages": (4, "Rate-limit storages"),  # Redis vs PING, SQLite, key count growth, idle keys dropped
+    "shared": (2, "Shared allowance"),  # one per storage
     "rss": (1, "Memory: one cancel_many"),
 }
 TINY = (
