@@ -139,7 +139,8 @@ def _check_lag(lag: dict[str, Any], uvloop: bool) -> None:
     assert lag["interval_ms"] == 1.0
     for key, r in [*lag["variants"].items(), *((f"c={r['concurrency']}", r) for r in lag["by_concurrency"])]:
         assert r["ticks"] >= 1, key
-        assert -0.1 < r["p50_ms"] <= r["p99_ms"] <= r["max_ms"], key
+        # a 1 ms sleep can end early (uvloop rounds its timers to the millisecond), never before it began
+        assert -1.0 <= r["p50_ms"] <= r["p99_ms"] <= r["max_ms"], key
         assert r["server_verified"] is True and r["correct"] is True, key
         assert sum(x["ticks"] for x in r["runs"] if x["attempt"]["kept"]) == r["ticks"], key
         kept = [x["attempt"]["run"]["cancels_per_s"] for x in r["runs"] if x["attempt"]["kept"]]
