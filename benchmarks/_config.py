@@ -60,7 +60,7 @@ class Config:
     storage_ops: int = 10_000
     """Acquire + release pairs per storage in the storage section."""
     key_counts: tuple[int, ...] = KEY_COUNTS
-    key_ops: int = 200_000
+    key_ops: int = 50_000
     redis_url: str | None = None
     """A Redis to use (``redis://host:port/db``; emptied by nobody): none starts a redis-server."""
     shared_processes: int = 4
@@ -219,7 +219,7 @@ def config(argv: list[str] | None = None) -> Config:
         construct=100 if quick else 10_000,
         storage_ops=pick("--storage-ops", args.storage_ops, 10_000, 300),
         key_counts=QUICK_KEY_COUNTS if quick else KEY_COUNTS,
-        key_ops=1000 if quick else 200_000,
+        key_ops=1000 if quick else 50_000,
         redis_url=args.redis_url,
         shared_processes=2 if quick else 4,
         shared_windows=pick("--shared-windows", args.shared_windows, 10, 3),

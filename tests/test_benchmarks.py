@@ -197,11 +197,14 @@ def _check_storages(storages: dict[str, Any]) -> None:
     assert [k["keys"] for k in counts] == [1, 100]  # --quick
     assert counts[0]["ratio_vs_one_key"] == 1.0
     for k in counts:
-        assert k["cost"]["ops"] == storages["key_ops"] > 0
-        assert k["ratio_vs_one_key"] == pytest.approx(k["cost"]["us_per_op"] / counts[0]["cost"]["us_per_op"])
-        assert k["keys_held_after"] == k["keys"]  # every key acquired, none dropped while it counts
-        assert 1 <= k["keys_held_idle"] <= k["keys"] + 1
-        assert 1 <= k["keys_held_second_set"] <= 2 * k["keys"] + 1
+        for run in ("live", "expiring"):
+            assert k[run]["ops"] == storages["key_ops"] > 0 and k[run]["us_per_op"] > 0, run
+        base = counts[0]["live"]["us_per_op"]
+        assert k["ratio_vs_one_key"] == pytest.approx(k["live"]["us_per_op"] / base)
+        assert k["expiring_ratio_vs_one_key"] == pytest.approx(k["expiring"]["us_per_op"] / base)
+        assert k["live"]["period_s"] == 60.0 and 0 < k["expiring"]["period_s"] < 1
+        assert k["keys_held_live"] == k["keys"]  # no live key is ever dropped
+        assert 1 <= k["keys_held_after_new"] <= 2 * k["keys"]
 
 
 def _check_shared(shared: dict[str, Any]) -> None:
