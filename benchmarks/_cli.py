@@ -7,7 +7,7 @@ Order of a run:
    memory run, …); each checks with the server that its ids are cancelled;
 3. stop the server and check its counters: nothing but 200s, one per seeded id (besides the answers
    to the other requests the sections made, which they report);
-4. run the sections that need no server (decode and limiter micro-benchmarks);
+4. run the sections that need no server (decode, limiter and storage micro-benchmarks);
 5. print every section's block and the goals, write the JSON report.
 
 Exit status 1 when a client did not cancel exactly the ids it was given (a correctness failure); goals
