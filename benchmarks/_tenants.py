@@ -39,13 +39,13 @@ import statistics
 import time
 import tracemalloc
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Final, Literal
 
 import aiohttp
 
-from threecommas_async import RateLimit, SmartTrade, ThreeCommasClient, ThreeCommasError
+from threecommas_async import RateLimit, ThreeCommasClient
 from threecommas_async._storage import forget_storages
 from threecommas_async.testing._process import pin_cpu
 
@@ -57,10 +57,10 @@ from ._rounds import Attempt, kept, run_rounds
 from ._run import Drive, Run, Target, clocks, run_on
 from ._section import Bench
 from ._table import table
+from ._variants import Cancel, sdk_cancels
 
 Kind = Literal["one", "siblings", "shared_session", "own_sessions"]
 Key = tuple[str, str]
-Cancel = Callable[[int], Awaitable[SmartTrade]]
 Build = Callable[[str, str], ThreeCommasClient]
 
 LIMIT: Final = RateLimit(max_rate=1_000_000, time_period=60.0)
@@ -106,18 +106,6 @@ BY_KIND: Final = {v.kind: v for v in VARIANTS}
 # -- driving many clients -----------------------------------------------------------------------------------
 
 
-async def _worker(work: Iterator[tuple[Cancel, int]]) -> int:
-    ok = 0
-    for cancel, tid in work:
-        try:
-            trade = await cancel(tid)
-        except ThreeCommasError:
-            continue
-        if trade.id == tid and trade.status is not None and trade.status.type == PENDING:
-            ok += 1
-    return ok
-
-
 def spread(cancels: Sequence[Cancel], concurrency: int) -> Drive:
     """A drive of ``concurrency`` workers over one iterator of (cancel, id): id j goes to ``cancels[j %
     n]``. With one cancel it is the plain worker pool of the cancel table's (a) ``cancel()``."""
@@ -125,7 +113,7 @@ def spread(cancels: Sequence[Cancel], concurrency: int) -> Drive:
     async def drive(ids: Sequence[int]) -> int:
         n = len(cancels)
         work = iter([(cancels[j % n], tid) for j, tid in enumerate(ids)])
-        counts = await asyncio.gather(*(_worker(work) for _ in range(concurrency)))
+        counts = await asyncio.gather(*(sdk_cancels(work) for _ in range(concurrency)))
         return sum(counts)
 
     return drive
