@@ -32,7 +32,7 @@ ON_LOOP = tuple(v for v in VARIANTS if v != "d_py3cw")
 LAG_VARIANTS = ("a_sdk_cancel", "a_sdk_cancel_many", "c_aiohttp_msgspec", "f_raw_protocol")
 EXTRAS = ("py3cw", "pydantic", "uvloop")
 CURVE_SIZES = (20, 60)
-TENANTS, TENANT_CANCELS, PROFILE_CANCELS, STORAGE_OPS, SHARED_WINDOWS = 5, 2, 40, 100, 2
+TENANTS, TENANT_CANCELS, PROFILE_CANCELS, STORAGE_OPS, SHARED_WINDOWS = 5, 2, 40, 100, 1
 TENANT_VARIANTS = ("one", "siblings", "shared_session", "own_sessions")
 EVERY = {  # every section: its goals in the quick run below, and a line of its printed block
     "cancel": (2, "Floor (f)"),
