@@ -5,8 +5,9 @@ Order of a run:
    pin this process to the second;
 2. run every section that needs the server, in the order of :func:`sections` (the cancel table, the
    memory run, …); each checks with the server that its ids are cancelled;
-3. stop the server and check its counters: nothing but 200s, one per seeded id;
-4. run the sections that need no server (decode and limiter micro-benchmarks);
+3. stop the server and check its counters: nothing but 200s, one per seeded id (besides the answers
+   to the other requests the sections made, which they report);
+4. run the sections that need no server (decode, limiter and storage micro-benchmarks);
 5. print every section's block and the goals, write the JSON report.
 
 Exit status 1 when a client did not cancel exactly the ids it was given (a correctness failure); goals
@@ -23,20 +24,26 @@ from typing import Any
 from threecommas_async.testing._process import FakeProcess, allowed_cpus, pin_cpu
 
 from ._cancel import CancelSection
+from ._common import raise_fd_limit
 from ._config import Config, config, parser
 from ._curve import CurveSection
 from ._decode import DecodeSection
+from ._fake import COMMANDS
 from ._lag import LagSection
 from ._limiter import LimiterSection
 from ._machine import loadavg, machine
 from ._memory import MemorySection
+from ._profile import ProfileSection
 from ._report import Report, ServerStats, write
 from ._section import Bench, Section
+from ._shared import SharedSection
+from ._storages import StoragesSection
+from ._tenants import TenantsSection
 
 SERVER_OPTIONS: dict[str, Any] = {"rate_limit": None, "record_requests": False, "cancel_delay": None}
-"""Nothing but the cancels: no limiter, no traffic record, and a cancelled trade stays
-``cancellation_pending`` (so the server does no timed work during a run, and a second DELETE of an id
-would answer 403, which the final check would catch)."""
+"""No limiter (but while the shared-allowance section runs, on keys of its own), no traffic record, and a
+cancelled trade stays ``cancellation_pending`` (so the server does no timed work during a run, and a
+second DELETE of an id would answer 403, which the final check would catch)."""
 
 
 def sections(cfg: Config) -> list[Section[Any]]:
@@ -45,8 +52,12 @@ def sections(cfg: Config) -> list[Section[Any]]:
         CancelSection(cfg),
         LagSection(cfg),
         CurveSection(cfg),
+        TenantsSection(cfg),
+        ProfileSection(cfg),
         DecodeSection(cfg.quick),
         LimiterSection(cfg.limiter_fast_n, cfg.limiter_waiters),
+        StoragesSection(cfg),
+        SharedSection(cfg),
         MemorySection(cfg.rss_cancels, cfg.concurrency),
     ]
     unknown = set(cfg.only) - {s.key for s in every}
@@ -70,6 +81,7 @@ class _Phases:
 
 def main(argv: list[str] | None = None) -> int:
     cfg = config(argv)
+    raise_fd_limit(4 * cfg.tenants + 1024)  # before the fake starts: its process inherits the limit
     started = time.perf_counter()
     load_before = loadavg()
     cpus = allowed_cpus()
@@ -77,13 +89,13 @@ def main(argv: list[str] | None = None) -> int:
     parts = sections(cfg)
     results: dict[str, Any] = {}
     phases = _Phases()
-    bench = Bench(client_cpu)
+    bench = Bench(client_cpu, server_cpu)
 
     def run(part: Section[Any]) -> None:
         results[part.key] = part.run(bench)
         phases.done(part.key)
 
-    with FakeProcess(cpu=server_cpu, **SERVER_OPTIONS) as server:
+    with FakeProcess(cpu=server_cpu, commands=COMMANDS, **SERVER_OPTIONS) as server:
         pin_cpu(client_cpu)
         phases.done("server_start")
         where = (
@@ -99,12 +111,14 @@ def main(argv: list[str] | None = None) -> int:
         stats = server.stats()
         server_cpu = server.cpu
         bench.server = None
+    cancels = {s: n - bench.others.get(s, 0) for s, n in stats.by_status.items()}
     server_stats = ServerStats(
         requests=stats.requests,
         by_status=stats.by_status,
         by_route=stats.by_route,
         expected_200s=bench.seeded,
-        only_200s=stats.by_status == {200: bench.seeded},
+        other_answers=bench.others,
+        only_200s={s: n for s, n in cancels.items() if n} == ({200: bench.seeded} if bench.seeded else {}),
     )
     for part in parts:
         if not part.needs_server:

@@ -19,6 +19,17 @@ PENDING: Final = "cancellation_pending"
 """What a successful DELETE answers. The server keeps it (``cancel_delay=None``): a second DELETE is 403."""
 
 
+def raise_fd_limit(wanted: int) -> int:
+    """Raise this process's open-file limit towards ``wanted`` (up to the hard limit); the limit now.
+    A thousand clients with a session each hold a thousand sockets, and 1,024 is a common soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        return target
+    return soft
+
+
 def process_cpu_s(pid: int | None) -> float | None:
     """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``; 10 ms ticks), else None."""
     if pid is None:

@@ -14,6 +14,21 @@ CONTENDED_BELOW = 0.9
 
 CURVE_SIZES = (100, 1000, 10_000, 50_000)
 QUICK_CURVE_SIZES = (100, 500)
+KEY_COUNTS = (1, 1000, 10_000)
+QUICK_KEY_COUNTS = (1, 100)
+LAG_CONCURRENCIES = (8, 16, 32)
+SECTIONS = (
+    "cancel",
+    "loop_lag",
+    "curve",
+    "tenants",
+    "profile",
+    "decode",
+    "limiter",
+    "storages",
+    "shared",
+    "rss",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +52,23 @@ class Config:
     only: tuple[str, ...] = ()
     """Section keys to run (empty: every section)."""
     contended_below: float = CONTENDED_BELOW
+    tenants: int = 1000
+    tenant_cancels: int = 5
+    """Cancels per tenant in the tenants section (``tenants * tenant_cancels`` in all)."""
+    construct: int = 10_000
+    """Clients constructed for the construction-time row of the tenants section."""
+    storage_ops: int = 10_000
+    """Acquire + release pairs per storage in the storage section."""
+    key_counts: tuple[int, ...] = KEY_COUNTS
+    key_ops: int = 50_000
+    redis_url: str | None = None
+    """A Redis to use (``redis://host:port/db``; emptied by nobody): none starts a redis-server."""
+    shared_processes: int = 4
+    shared_windows: int = 10
+    shared_limit: int = 100
+    shared_period: float = 1.0
+    lag_concurrencies: tuple[int, ...] = LAG_CONCURRENCIES
+    profile_cancels: int = 5000
 
 
 def parser() -> argparse.ArgumentParser:
@@ -44,8 +76,9 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m benchmarks",
         description="Client CPU and throughput of SmartTrade cancels (this SDK, hand-written aiohttp, "
         "py3cw, a raw-protocol floor) against a loopback fake 3Commas in another process, the event "
-        "loop's lag during cancels, the cancel_many size curve, plus decode, limiter and memory "
-        "micro-benchmarks. Prints tables and writes a JSON report.",
+        "loop's lag during cancels, the cancel_many size curve and profile, many tenants in one "
+        "process, plus decode, limiter, rate-limit storage, shared-allowance and memory benchmarks. "
+        "Prints tables and writes a JSON report.",
     )
     p.add_argument(
         "--quick", action="store_true", help="CI-sized run: a few seconds, numbers indicative only"
@@ -102,7 +135,34 @@ def parser() -> argparse.ArgumentParser:
         type=_keys,
         default=(),
         metavar="KEY,...",
-        help="run only these sections (cancel, loop_lag, curve, decode, limiter, rss)",
+        help=f"run only these sections ({', '.join(SECTIONS)})",
+    )
+    p.add_argument("--tenants", type=int, default=None, metavar="N", help="tenants (default 1000)")
+    p.add_argument(
+        "--tenant-cancels", type=int, default=None, metavar="K", help="cancels per tenant (default 5)"
+    )
+    p.add_argument(
+        "--storage-ops",
+        type=int,
+        default=None,
+        metavar="N",
+        help="acquire + release pairs per rate-limit storage (default 10,000)",
+    )
+    p.add_argument(
+        "--redis-url",
+        default=None,
+        metavar="URL",
+        help="the Redis of the storage rows (default: a redis-server started on a free loopback port)",
+    )
+    p.add_argument(
+        "--shared-windows",
+        type=int,
+        default=None,
+        metavar="W",
+        help="windows of the shared-allowance run (default 10)",
+    )
+    p.add_argument(
+        "--profile-cancels", type=int, default=None, metavar="N", help="ids of the profiled cancel_many"
     )
     return p
 
@@ -154,4 +214,16 @@ def config(argv: list[str] | None = None) -> Config:
         curve_rounds=pick("--curve-rounds", args.curve_rounds, 3, 1),
         curve_min_cancels=0 if quick else 10_000,
         only=args.only,
+        tenants=pick("--tenants", args.tenants, 1000, 50),
+        tenant_cancels=pick("--tenant-cancels", args.tenant_cancels, 5, 2),
+        construct=100 if quick else 10_000,
+        storage_ops=pick("--storage-ops", args.storage_ops, 10_000, 300),
+        key_counts=QUICK_KEY_COUNTS if quick else KEY_COUNTS,
+        key_ops=1000 if quick else 50_000,
+        redis_url=args.redis_url,
+        shared_processes=2 if quick else 4,
+        shared_windows=pick("--shared-windows", args.shared_windows, 10, 3),
+        shared_limit=20 if quick else 100,
+        shared_period=0.1 if quick else 1.0,
+        profile_cancels=pick("--profile-cancels", args.profile_cancels, 5000, 200),
     )

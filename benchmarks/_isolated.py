@@ -20,12 +20,17 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from multiprocessing.context import BaseContext
+from typing import TypeVar
 
 from threecommas_async.testing._process import pin_cpu
 
 from ._common import current_rss_mb, peak_rss_mb
 from ._run import Run, Target
 from ._variants import BY_KEY
+
+T = TypeVar("T")
+A = TypeVar("A")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,16 +80,34 @@ def _job(job: Job) -> Isolated:
     return Isolated(run, Memory(baseline, peak, source, seen["before"], seen["after"]))
 
 
-@contextmanager
-def isolation(timeout: float = 900.0) -> Iterator[Callable[[Job], Isolated]]:
-    """``run(job)`` runs ``job`` in a fresh child and returns what it measured; exceptions come back."""
+def context() -> BaseContext:
+    """multiprocessing's fork server, preloading this module (and so the clients), or spawn where there
+    is none. Every child process of the benchmarks starts from it."""
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     if "forkserver" in methods:
         ctx.set_forkserver_preload([__name__])
-    with ProcessPoolExecutor(max_workers=1, mp_context=ctx, max_tasks_per_child=1) as pool:
+    return ctx
+
+
+@contextmanager
+def fresh_processes(timeout: float = 900.0) -> Iterator[Callable[[Callable[[A], T], A], T]]:
+    """``call(fn, arg)`` runs ``fn(arg)`` in a fresh child (``fn`` a module-level function) and returns
+    its result; exceptions come back."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=context(), max_tasks_per_child=1) as pool:
+
+        def call(fn: Callable[[A], T], arg: A) -> T:
+            return pool.submit(fn, arg).result(timeout)
+
+        yield call
+
+
+@contextmanager
+def isolation(timeout: float = 900.0) -> Iterator[Callable[[Job], Isolated]]:
+    """``run(job)`` runs ``job`` in a fresh child and returns what it measured; exceptions come back."""
+    with fresh_processes(timeout) as call:
 
         def run(job: Job) -> Isolated:
-            return pool.submit(_job, job).result(timeout)
+            return call(_job, job)
 
         yield run

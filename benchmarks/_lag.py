@@ -5,6 +5,10 @@ The ticker sleeps 1 ms in a loop and records, each time, how much later than 1 m
 just before the measured batch and stops just after it (see ``_run.measure``), in separate runs from the
 cancel table so that its wake-ups never touch those CPU numbers. Percentiles are over the ticks of the
 kept run of every round, pooled.
+
+Concurrency guidance: ``cancel_many`` also runs at each of ``lag_concurrencies`` (8, 16, 32), the same
+number of cancels in the same rounds, so that a bot can pick the concurrency that keeps its other
+coroutines on time: the lag and the cancels per second at each.
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ from ._variants import BY_KEY, FLOOR, Variant
 
 INTERVAL: Final = 0.001
 VARIANTS: Final = ("a_sdk_cancel", "a_sdk_cancel_many", "c_aiohttp_msgspec", FLOOR)
+GUIDED: Final = "a_sdk_cancel_many"
+"""The variant measured at every concurrency of ``lag_concurrencies``."""
+
+Item = tuple[Variant, Loop, int]
 
 
 @contextlib.asynccontextmanager
@@ -79,6 +87,8 @@ class LagResult:
     p99_ms: float
     max_ms: float
     cpu_us_per_cancel: float  # ticker included: for orientation, the cancel table has the clean number
+    cancels_per_s: float
+    concurrency: int
     ids_given: int
     server_verified: bool
     correct: bool
@@ -93,6 +103,8 @@ class LagReport:
     loops: list[Loop]
     variants: dict[str, LagResult]
     uvloop_skipped: str | None
+    by_concurrency: list[LagResult]
+    """``cancel_many`` on the default loop at each of ``lag_concurrencies``, in that order."""
 
 
 def _ms(samples: Sequence[float], p: float) -> float:
@@ -100,8 +112,9 @@ def _ms(samples: Sequence[float], p: float) -> float:
 
 
 def _result(
-    variant: Variant, loop: Loop, runs: list[tuple[Attempt, list[float]]], ids: int, statuses: dict[str, int]
+    item: Item, runs: list[tuple[Attempt, list[float]]], ids: int, statuses: dict[str, int]
 ) -> LagResult:
+    variant, loop, concurrency = item
     pooled = [x for attempt, samples in runs if attempt.kept for x in samples]
     verified = statuses == {PENDING: ids}
     return LagResult(
@@ -113,6 +126,8 @@ def _result(
         p99_ms=_ms(pooled, 99),
         max_ms=max(pooled, default=0.0) * 1000,
         cpu_us_per_cancel=statistics.median(a.run.cpu_us_per_cancel for a, _ in runs if a.kept),
+        cancels_per_s=statistics.median(a.run.cancels_per_s for a, _ in runs if a.kept),
+        concurrency=concurrency,
         ids_given=ids,
         server_verified=verified,
         correct=verified and all(a.run.all_cancelled for a, _ in runs),
@@ -129,20 +144,23 @@ class LagSection:
     def run(self, bench: Bench) -> LagReport:
         cfg = self.cfg
         loops, uvloop_skipped = loops_to_run(cfg.uvloop)
-        items = [(BY_KEY[key], loop) for loop in loops for key in VARIANTS]
-        samples: dict[str, list[list[float]]] = {row_key(v.key, loop): [] for v, loop in items}
-        ids_used: dict[str, list[int]] = {row_key(v.key, loop): [] for v, loop in items}
+        main: list[Item] = [(BY_KEY[key], loop, cfg.concurrency) for loop in loops for key in VARIANTS]
+        guided: list[Item] = [
+            (BY_KEY[GUIDED], "asyncio", c) for c in cfg.lag_concurrencies if c != cfg.concurrency
+        ]
+        items = main + guided
+        samples: dict[Item, list[list[float]]] = {item: [] for item in items}
+        ids_used: dict[Item, list[int]] = {item: [] for item in items}
 
-        def measure(item: tuple[Variant, Loop]) -> Run:
-            variant, loop = item
-            key = row_key(variant.key, loop)
+        def measure(item: Item) -> Run:
+            variant, loop, concurrency = item
             chunk = bench.seed(cfg.warmup + cfg.lag_cancels)
-            ids_used[key].extend(chunk)
+            ids_used[item].extend(chunk)
             ticks: list[float] = []
-            samples[key].append(ticks)
+            samples[item].append(ticks)
             warmup, ids = chunk[: cfg.warmup], chunk[cfg.warmup :]
             return variant.run(
-                bench.target, warmup, ids, cfg.concurrency, loop=loop, probe=lambda: ticking(ticks)
+                bench.target, warmup, ids, concurrency, loop=loop, probe=lambda: ticking(ticks)
             )
 
         attempts = run_rounds(
@@ -151,16 +169,23 @@ class LagSection:
             retries=cfg.retries,
             contended_below=cfg.contended_below,
             measure=measure,
-            label=lambda item: f"lag {row_label(*item)}",
+            label=lambda item: f"lag {row_label(item[0], item[1])} c={item[2]}",
         )
-        variants = {}
-        for (variant, loop), tries in zip(items, attempts, strict=True):
-            key = row_key(variant.key, loop)
-            used = ids_used[key]
-            runs = list(zip(tries, samples[key], strict=True))
-            variants[key] = _result(variant, loop, runs, len(used), bench.statuses(used))
+        results: dict[Item, LagResult] = {}
+        for item, tries in zip(items, attempts, strict=True):
+            used = ids_used[item]
+            results[item] = _result(
+                item, list(zip(tries, samples[item], strict=True)), len(used), bench.statuses(used)
+            )
         return LagReport(
-            INTERVAL * 1000, cfg.lag_cancels, cfg.concurrency, list(loops), variants, uvloop_skipped
+            INTERVAL * 1000,
+            cfg.lag_cancels,
+            cfg.concurrency,
+            list(loops),
+            {row_key(v.key, loop): results[(v, loop, c)] for v, loop, c in main},
+            uvloop_skipped,
+            # At the run's own concurrency, the row is the main table's cancel_many row.
+            [results[(BY_KEY[GUIDED], "asyncio", c)] for c in cfg.lag_concurrencies],
         )
 
     def render(self, result: LagReport) -> str:
@@ -187,10 +212,39 @@ class LagSection:
         ]
         if result.uvloop_skipped is not None:
             lines.append(f"uvloop rows {result.uvloop_skipped}")
+        guide = [
+            [
+                f"{r.concurrency}",
+                f"{r.p50_ms:.2f}",
+                f"{r.p99_ms:.2f}",
+                f"{r.max_ms:.2f}",
+                f"{r.cancels_per_s:,.0f}",
+                f"{r.cpu_us_per_cancel:.1f}",
+                "yes" if r.server_verified else "NO",
+            ]
+            for r in result.by_concurrency
+        ]
+        lines += [
+            "",
+            f"Event-loop lag by concurrency: one cancel_many over {result.cancels:,} ids at each "
+            "concurrency, same ticker, same rounds",
+            table(
+                [
+                    "concurrency",
+                    "lag p50 ms",
+                    "lag p99 ms",
+                    "lag max ms",
+                    "cancels/s",
+                    "CPU µs/cancel",
+                    "server ok",
+                ],
+                guide,
+            ),
+        ]
         return "\n".join(lines)
 
     def goals(self, result: LagReport) -> list[Goal]:
         return []
 
     def correct(self, result: LagReport) -> bool:
-        return all(r.correct for r in result.variants.values())
+        return all(r.correct for r in (*result.variants.values(), *result.by_concurrency))

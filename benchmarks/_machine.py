@@ -18,6 +18,7 @@ PACKAGES = (
     "requests",
     "pydantic",
     "uvloop",
+    "redis",
 )
 
 

@@ -21,7 +21,8 @@ class ServerStats:
     by_status: dict[int, int]
     by_route: dict[str, int]
     expected_200s: int  # ids seeded by the sections
-    only_200s: bool
+    other_answers: dict[int, int]  # answers to the sections' other requests (the shared run's GETs)
+    only_200s: bool  # beyond other_answers, exactly one 200 per seeded id
 
 
 @dataclass(frozen=True, slots=True)

@@ -113,16 +113,17 @@ class _Clocks:
 
 
 @contextmanager
-def _clocks(target: Target) -> Iterator[_Clocks]:
-    clocks = _Clocks(target)
+def clocks(target: Target) -> Iterator[_Clocks]:
+    """Wall, client CPU and server CPU time of the block; ``.run(...)`` makes its :class:`Run`."""
+    watch = _Clocks(target)
     s0 = target.server_cpu_s()
     t0 = time.perf_counter()
     c0 = time.process_time()
-    yield clocks
-    clocks.cpu_s = time.process_time() - c0
-    clocks.wall_s = time.perf_counter() - t0
+    yield watch
+    watch.cpu_s = time.process_time() - c0
+    watch.wall_s = time.perf_counter() - t0
     s1 = target.server_cpu_s()
-    clocks.server_cpu_s = None if s0 is None or s1 is None else s1 - s0
+    watch.server_cpu_s = None if s0 is None or s1 is None else s1 - s0
 
 
 @asynccontextmanager
@@ -142,9 +143,9 @@ async def measure(
         warm_ok = await drive(warmup)
         gc.collect()
         async with (probe or _nothing)():
-            with _clocks(target) as clocks:
+            with clocks(target) as clock:
                 ok = await drive(ids)
-    return clocks.run(len(ids), ok, len(warmup), warm_ok)
+    return clock.run(len(ids), ok, len(warmup), warm_ok)
 
 
 def measure_sync(
@@ -153,9 +154,9 @@ def measure_sync(
     with open_client(target, concurrency) as drive:
         warm_ok = drive(warmup)
         gc.collect()
-        with _clocks(target) as clocks:
+        with clocks(target) as clock:
             ok = drive(ids)
-    return clocks.run(len(ids), ok, len(warmup), warm_ok)
+    return clock.run(len(ids), ok, len(warmup), warm_ok)
 
 
 def uvloop_available() -> bool:

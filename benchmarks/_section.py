@@ -9,7 +9,7 @@ the JSON report, under ``results.<key>``. A new benchmark is one module with one
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Protocol, TypeVar
 
 from threecommas_async.testing._process import FakeProcess
@@ -36,17 +36,31 @@ class Bench:
     """What a section may use while it runs: the fake server (while it is up) and the client's CPU.
 
     Every id handed out by :meth:`seed` must be cancelled exactly once with a 200: the run checks the
-    server's counters against :attr:`seeded` at the end.
+    server's counters against :attr:`seeded` at the end, and against :attr:`others`, the answers to
+    every other request a section made (reported with :meth:`answered`).
     """
 
     client_cpu: int | None
+    server_cpu: int | None = None
+    """The CPU the fake runs on, free once it stopped (for a section's own servers)."""
     server: FakeProcess | None = None
     seeded: int = 0
+    others: dict[int, int] = field(default_factory=dict)
 
     @property
     def target(self) -> Target:
         s = self._server()
         return Target(s.base_url, s.api_key, s.api_secret, s.pid)
+
+    @property
+    def fake(self) -> FakeProcess:
+        """The fake's process, for a section that asks it more than :meth:`seed` and :meth:`statuses`."""
+        return self._server()
+
+    def answered(self, by_status: dict[int, int]) -> None:
+        """A section's requests other than cancels of seeded ids were answered so (status -> count)."""
+        for status, n in by_status.items():
+            self.others[status] = self.others.get(status, 0) + n
 
     def _server(self) -> FakeProcess:
         if self.server is None:
@@ -58,6 +72,11 @@ class Bench:
         ids = self._server().seed_trades(n)
         self.seeded += len(ids)
         return ids
+
+    def new_keys(self, n: int) -> list[tuple[str, str]]:
+        """``n`` fresh key pairs the server accepts (``_fake.new_keys``), each with windows of its own."""
+        pairs: list[tuple[str, str]] = self._server().call("new_keys", n)
+        return pairs
 
     def statuses(self, ids: Sequence[int]) -> dict[str, int]:
         """How many of ``ids`` the server holds in each status."""

@@ -7,11 +7,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import importlib
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import Any, Final
+from itertools import repeat
+from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 
@@ -32,13 +33,34 @@ from ._run import (
     run_on,
 )
 
+if TYPE_CHECKING:
+    from threecommas_async import SmartTrade
+
 # -- (a) this SDK ------------------------------------------------------------------------------------------
+
+Cancel = Callable[[int], Awaitable["SmartTrade"]]
+
+
+async def sdk_cancels(work: Iterator[tuple[Cancel, int]]) -> int:
+    """Cancel each id with its client's ``smart_trades.cancel``; how many came back cancelled. One worker
+    of a pool: the workers share ``work``."""
+    from threecommas_async import ThreeCommasError
+
+    ok = 0
+    for cancel, tid in work:
+        try:
+            trade = await cancel(tid)
+        except ThreeCommasError:
+            continue
+        if trade.id == tid and trade.status is not None and trade.status.type == PENDING:
+            ok += 1
+    return ok
 
 
 @asynccontextmanager
 async def sdk_cancel(target: Target, concurrency: int) -> AsyncIterator[Drive]:
     """``client.smart_trades.cancel(id)`` from ``concurrency`` worker coroutines, limiter off."""
-    from threecommas_async import ThreeCommasClient, ThreeCommasError
+    from threecommas_async import ThreeCommasClient
 
     async with ThreeCommasClient(
         target.api_key, target.api_secret, base_url=target.base_url, rate_limit=None
@@ -46,15 +68,7 @@ async def sdk_cancel(target: Target, concurrency: int) -> AsyncIterator[Drive]:
         cancel = client.smart_trades.cancel
 
         async def worker(it: Iterator[int]) -> int:
-            ok = 0
-            for tid in it:
-                try:
-                    trade = await cancel(tid)
-                except ThreeCommasError:
-                    continue
-                if trade.id == tid and trade.status is not None and trade.status.type == PENDING:
-                    ok += 1
-            return ok
+            return await sdk_cancels(zip(repeat(cancel), it))  # zip: C-level, no frame per id
 
         yield pool(worker, concurrency)
 

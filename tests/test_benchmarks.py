@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -33,11 +34,28 @@ ON_LOOP = tuple(v for v in VARIANTS if v != "d_py3cw")
 LAG_VARIANTS = ("a_sdk_cancel", "a_sdk_cancel_many", "c_aiohttp_msgspec", "f_raw_protocol")
 EXTRAS = ("py3cw", "pydantic", "uvloop")
 CURVE_SIZES = (20, 60)
+TENANTS, TENANT_CANCELS, PROFILE_CANCELS, STORAGE_OPS, SHARED_WINDOWS = 5, 2, 40, 100, 1
+TENANT_VARIANTS = ("one", "siblings", "shared_session", "own_sessions")
+EVERY = {  # every section: its goals in the quick run below, and a line of its printed block
+    "cancel": (2, "Floor (f)"),
+    "loop_lag": (0, "Event-loop lag by concurrency"),
+    "curve": (len(CURVE_SIZES), "cancel_many size curve"),
+    "tenants": (4, "Tenants:"),
+    "profile": (0, "Top 10 SDK functions by self time"),
+    "decode": (0, "Decode of the seed SmartTrade"),
+    "limiter": (0, "Limiter fast path"),
+    "storages": (4, "Rate-limit storages"),  # Redis vs PING, SQLite, key count growth, idle keys dropped
+    "shared": (2, "Shared allowance"),  # one per storage
+    "rss": (1, "Memory: one cancel_many"),
+}
 TINY = (
     "--quick",
     "--uvloop",
     *("--cancels", "40", "--warmup", "8", "--lag-cancels", "60", "--rss-cancels", "100"),
     *("--curve-sizes", ",".join(map(str, CURVE_SIZES))),
+    *("--tenants", str(TENANTS), "--tenant-cancels", str(TENANT_CANCELS)),
+    *("--profile-cancels", str(PROFILE_CANCELS), "--storage-ops", str(STORAGE_OPS)),
+    *("--shared-windows", str(SHARED_WINDOWS)),
 )
 
 # Runs the benchmark as if the bench extras were not installed: a None entry in sys.modules makes
@@ -121,13 +139,108 @@ def _check_lag(lag: dict[str, Any], uvloop: bool) -> None:
     expected = {v if loop == "asyncio" else f"{v}@{loop}" for loop in loops for v in LAG_VARIANTS}
     assert set(lag["variants"]) == expected
     assert lag["interval_ms"] == 1.0
-    for key, r in lag["variants"].items():
+    for key, r in [*lag["variants"].items(), *((f"c={r['concurrency']}", r) for r in lag["by_concurrency"])]:
         assert r["ticks"] >= 1, key
-        assert -0.1 < r["p50_ms"] <= r["p99_ms"] <= r["max_ms"], key
+        # a 1 ms sleep can end early (uvloop rounds its timers to the millisecond), never before it began
+        assert -1.0 <= r["p50_ms"] <= r["p99_ms"] <= r["max_ms"], key
         assert r["server_verified"] is True and r["correct"] is True, key
         assert sum(x["ticks"] for x in r["runs"] if x["attempt"]["kept"]) == r["ticks"], key
+        kept = [x["attempt"]["run"]["cancels_per_s"] for x in r["runs"] if x["attempt"]["kept"]]
+        assert r["cancels_per_s"] == pytest.approx(statistics.median(kept)), key
         for x in r["runs"]:
             _check_run(x["attempt"]["run"], key)
+    # cancel_many at 8, 16 and 32; at the run's own concurrency (32) it is the main table's row
+    assert [r["concurrency"] for r in lag["by_concurrency"]] == [8, 16, 32]
+    assert all(r["variant"] == "a_sdk_cancel_many" and r["loop"] == "asyncio" for r in lag["by_concurrency"])
+    assert lag["by_concurrency"][-1] == lag["variants"]["a_sdk_cancel_many"]
+
+
+def _check_tenants(tenants: dict[str, Any], rounds: int) -> None:
+    assert (tenants["tenants"], tenants["cancels_per_tenant"]) == (TENANTS, TENANT_CANCELS)
+    variants = tenants["variants"]
+    assert list(variants) == list(TENANT_VARIANTS)
+    one = variants["one"]["cpu_us_per_cancel"]
+    for key, v in variants.items():
+        assert v["tenants"] == (1 if key == "one" else TENANTS), key
+        assert v["cpu_us_per_cancel"] > 0 and v["cancels_per_s"] > 0, key
+        assert v["cpu_ratio_vs_one"] == pytest.approx(v["cpu_us_per_cancel"] / one), key
+        assert v["paired_cpu_ratio_median"] > 0, key
+        assert v["server_verified"] is True and v["correct"] is True, key
+        assert v["ids_given"] > TENANTS * TENANT_CANCELS, key  # every round's, and the memory run's
+        assert sum(a["kept"] for a in v["rounds"]) == rounds, key
+        for attempt in v["rounds"]:
+            assert attempt["run"]["ids"] == TENANTS * TENANT_CANCELS, key
+            _check_run(attempt["run"], key)
+        mem = v["memory"]
+        assert mem["cancelled"] == TENANTS * TENANT_CANCELS, key
+        assert mem["peak_rss_mb"] >= mem["baseline_rss_mb"] > 0, key
+        assert mem["rss_growth_mb"] == pytest.approx(mem["peak_rss_mb"] - mem["baseline_rss_mb"]), key
+        if key == "one":
+            assert mem["idle_bytes_per_tenant"] is None and mem["construct_s"] is None
+        else:
+            assert mem["idle_bytes_per_tenant"] > 0 and mem["construct_s"] > 0, key
+    assert variants["one"]["cpu_ratio_vs_one"] == 1.0
+
+
+def _check_storages(storages: dict[str, Any]) -> None:
+    ping = storages["ping"]
+    assert ping["ops"] == STORAGE_OPS and ping["ratio_vs_ping"] == 1.0 and ping["period_s"] is None
+    assert set(storages["storages"]) == {"memory", "sqlite", "redis"}
+    for key, cost in [*storages["storages"].items(), ("ping", ping)]:
+        assert cost["ops"] == STORAGE_OPS, key
+        assert cost["wall_s"] > 0 and cost["cpu_s"] > 0, key
+        assert cost["us_per_op"] == pytest.approx(cost["wall_s"] / cost["ops"] * 1e6), key
+        assert cost["cpu_us_per_op"] == pytest.approx(cost["cpu_s"] / cost["ops"] * 1e6), key
+        if key != "ping":
+            assert cost["period_s"] > 0, key
+    redis = storages["storages"]["redis"]
+    assert redis["ratio_vs_ping"] == pytest.approx(redis["us_per_op"] / ping["us_per_op"])
+    counts = storages["key_counts"]
+    assert [k["keys"] for k in counts] == [1, 100]  # --quick
+    assert counts[0]["ratio_vs_one_key"] == 1.0
+    for k in counts:
+        for run in ("live", "expiring"):
+            assert k[run]["ops"] == storages["key_ops"] > 0 and k[run]["us_per_op"] > 0, run
+        base = counts[0]["live"]["us_per_op"]
+        assert k["ratio_vs_one_key"] == pytest.approx(k["live"]["us_per_op"] / base)
+        assert k["expiring_ratio_vs_one_key"] == pytest.approx(k["expiring"]["us_per_op"] / base)
+        assert k["live"]["period_s"] == 60.0 and 0 < k["expiring"]["period_s"] < 1
+        assert k["keys_held_live"] == k["keys"]  # no live key is ever dropped
+        assert 1 <= k["keys_held_after_new"] <= 2 * k["keys"]
+
+
+def _check_shared(shared: dict[str, Any]) -> None:
+    assert set(shared["storages"]) == {"sqlite", "redis"}
+    for key, r in shared["storages"].items():
+        assert (r["processes"], r["windows"]) == (shared["processes"], SHARED_WINDOWS), key
+        assert len(r["per_window"]) == SHARED_WINDOWS and len(r["done_per_process"]) == r["processes"], key
+        assert r["share_mean"] == pytest.approx(statistics.fmean(r["per_window"]) / r["limit"]), key
+        assert r["share_min"] == pytest.approx(min(r["per_window"]) / r["limit"]), key
+        # the busiest window of any start holds at least as many as any of the fixed ones
+        assert r["requests"] >= r["busiest"] >= max(r["per_window"]) > 0, key
+        assert r["requests"] >= sum(r["done_per_process"]) + r["status_429"] + r["status_418"], key
+        assert r["requests"] >= sum(r["per_window"]), key
+
+
+def _check_profile(profile: dict[str, Any]) -> None:
+    run = profile["run"]
+    assert run["ids"] == run["cancelled_plain"] == run["cancelled_profiled"] == PROFILE_CANCELS
+    assert profile["server_verified"] is True and profile["ids_given"] > 2 * PROFILE_CANCELS
+    assert run["plain_cpu_us_per_cancel"] > 0 and run["profiled_cpu_us_per_cancel"] > 0
+    groups = {g["name"]: g for g in run["groups"]}
+    assert sum(g["share"] for g in run["groups"]) == pytest.approx(1.0)
+    assert [g["share"] for g in run["groups"]] == sorted((g["share"] for g in run["groups"]), reverse=True)
+    for g in run["groups"]:
+        assert g["estimate_us_per_cancel"] == pytest.approx(g["share"] * run["plain_cpu_us_per_cancel"])
+    sdk = groups["threecommas_async"]
+    assert 0 < sdk["share"] < 1 and profile["sdk_share"] == sdk["share"]
+    assert "aiohttp (+ yarl, multidict)" in groups and "msgspec" in groups
+    top = run["top_sdk"]
+    assert 1 <= len(top) <= 10
+    assert all(h["function"].startswith("threecommas_async/") and h["self_us_per_cancel"] > 0 for h in top)
+    assert [h["self_us_per_cancel"] for h in top] == sorted(
+        (h["self_us_per_cancel"] for h in top), reverse=True
+    )
 
 
 def _check_curve(curve: dict[str, Any], rounds: int) -> None:
@@ -162,15 +275,28 @@ def _check_report(report: dict[str, Any], sections: tuple[str, ...], uvloop: boo
     config = report["config"]
     assert config["quick"] is True and config["uvloop"] is True
     server = report["server"]
-    assert server["only_200s"] is True
-    assert server["by_status"] == {"200": server["expected_200s"]} and server["expected_200s"] > 0
-    assert server["requests"] == server["expected_200s"]
+    assert server["only_200s"] is True and server["expected_200s"] > 0
+    # One 200 per seeded id, and besides them only the answers the sections reported (the shared GETs)
+    others = {int(k): n for k, n in server["other_answers"].items()}
+    cancels = {int(k): n - others.get(int(k), 0) for k, n in server["by_status"].items()}
+    assert {k: n for k, n in cancels.items() if n} == {200: server["expected_200s"]}
+    assert server["requests"] == server["expected_200s"] + sum(others.values())
+    shared = results.get("shared", {"storages": {}})["storages"].values()
+    assert sum(others.values()) == sum(r["requests"] for r in shared)
 
     _check_cancel(results["cancel"], config["rounds"], uvloop)
     if "loop_lag" in results:
         _check_lag(results["loop_lag"], uvloop)
     if "curve" in results:
         _check_curve(results["curve"], config["curve_rounds"])
+    if "tenants" in results:
+        _check_tenants(results["tenants"], config["rounds"])
+    if "storages" in results:
+        _check_storages(results["storages"])
+    if "shared" in results:
+        _check_shared(results["shared"])
+    if "profile" in results:
+        _check_profile(results["profile"])
     if "rss" in results:
         rss = results["rss"]
         assert rss["cancelled"] == rss["ids"] == 100 and rss["server_verified"] is True
@@ -198,28 +324,19 @@ def _check_report(report: dict[str, Any], sections: tuple[str, ...], uvloop: boo
         assert g["status"] == "SKIPPED" or g["numbers"], g
 
 
-def test_quick_benchmark_reports_every_number(tmp_path: Path) -> None:
-    report, stdout = _run(tmp_path, "-m", "benchmarks")
-    every = ("cancel", "loop_lag", "curve", "decode", "limiter", "rss")
-    _check_report(report, every, uvloop=_has("uvloop"))
+def test_quick_benchmark_reports_every_number(tmp_path: Path, redis_url: str) -> None:
+    report, stdout = _run(tmp_path, "-m", "benchmarks", extra=("--redis-url", redis_url))
+    _check_report(report, tuple(EVERY), uvloop=_has("uvloop"))
     results = report["results"]
     assert ("d_py3cw" in results["cancel"]["variants"]) is _has("py3cw")
     decoders = results["decode"]["variants"]
     assert ("pydantic_v2" in decoders) is _has("pydantic")
     if "pydantic_v2" in decoders:
         assert decoders["pydantic_v2"]["us_per_decode"] > 0
-    # 2 cancel goals, one per curve size, the memory goal
-    assert len(report["goals"]) == 2 + len(CURVE_SIZES) + 1
+    assert len(report["goals"]) == sum(goals for goals, _ in EVERY.values())
     if not all(_has(m) for m in EXTRAS):
         assert SKIPPED in stdout or "uvloop is not installed" in stdout
-    for line in (
-        "CPU µs/cancel",
-        "Floor (f)",
-        "Event-loop lag",
-        "cancel_many size curve",
-        "Goals",
-        "JSON report",
-    ):
+    for line in ("CPU µs/cancel", *(line for _, line in EVERY.values()), "Goals", "JSON report"):
         assert line in stdout
 
 
