@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -50,9 +51,9 @@ async def server() -> AsyncIterator[FakeThreeCommas]:
         yield fake
 
 
-async def run_processes(jobs: list[Job]) -> list[Outcome]:
+async def run_processes(jobs: list[Job], start: str = "spawn") -> list[Outcome]:
     loop = asyncio.get_running_loop()
-    with ProcessPoolExecutor(len(jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(len(jobs), mp_context=multiprocessing.get_context(start)) as pool:
         return list(await asyncio.gather(*(loop.run_in_executor(pool, _children.run, job) for job in jobs)))
 
 
@@ -79,6 +80,44 @@ async def test_four_processes_share_one_allowance(
     assert MAX_RATE * 0.95 - 5 <= busiest_window(arrivals, PERIOD) <= MAX_RATE
     # ... and the allowance is used: 600 requests at 100 per 0.25 s span 5 windows at least
     assert max(arrivals) - min(arrivals) < 6 * PERIOD * 3
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+async def test_processes_forked_after_the_import_share_the_allowance_too(
+    server: FakeThreeCommas, kind: str, tmp_path: Path, redis_url: str
+) -> None:
+    """gunicorn --preload, Celery prefork, a fork pool: children of one parent that imported the SDK
+    must still hold slots of their own in the shared windows (they once drew the same slot ids)."""
+    outcomes = await run_processes(jobs_for(server, storage_url(kind, tmp_path, redis_url)), start="fork")
+    assert [o.done for o in outcomes] == [150] * 4, outcomes
+    assert server.stats.status_429 == 0 and server.stats.status_418 == 0
+    assert busiest_window([r.time for r in server.requests if r.route == "get"], PERIOD) <= MAX_RATE
+
+
+def test_a_forked_child_draws_its_own_slot_ids_and_its_own_sqlite_connection(tmp_path: Path) -> None:
+    from threecommas_async._ledger import GLOBAL, WindowSpec
+    from threecommas_async._storage import new_token, open_storage
+
+    url = f"sqlite:///{tmp_path}/limits.db"
+    spec = (WindowSpec(GLOBAL, 10, 60.0, 300.0),)
+    storage = open_storage(url)
+    first = asyncio.run(storage.acquire("key", spec, 0.0, 30.0, 0.0, 5.0))  # the parent's connection
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next slot id and a grant through the inherited storage object
+        try:
+            granted = asyncio.run(storage.acquire("key", spec, 0.0, 30.0, 0.0, 5.0))
+            os.write(write, f"{new_token()} {granted.kind} {open_storage(url) is storage}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    token, kind, same = os.read(read, 200).decode().split()
+    os.close(read)
+    assert int(token) >> 32 != new_token() >> 32  # another salt: its slots never merge with the parent's
+    assert kind == "granted" and same == "False"  # a connection of its own; the registry starts afresh
+    again = asyncio.run(storage.acquire("key", spec, 0.0, 30.0, 0.0, 5.0))
+    assert again.kind == "granted" and len({first.token, again.token}) == 2  # the parent's still works
 
 
 async def test_a_host_with_its_clock_two_seconds_off_changes_nothing_on_redis(

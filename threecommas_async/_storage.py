@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
+import os
 import secrets
 import threading
 import time
@@ -43,13 +44,13 @@ __all__ = [
 
 DEFAULT_STORAGE: Final = "memory://"
 
-_TOKENS: Final = itertools.count(1)
-_SALT: Final = secrets.randbits(30) << 32
+_tokens = itertools.count(1)
+_salt = secrets.randbits(30) << 32
 
 
 def new_token() -> int:
     """A slot id unique across processes sharing a storage (a random per-process salt and a counter)."""
-    return _SALT | (next(_TOKENS) & 0xFFFFFFFF)
+    return _salt | (next(_tokens) & 0xFFFFFFFF)
 
 
 def fingerprint(api_key: str) -> str:
@@ -137,7 +138,7 @@ class Storage(Protocol):
 
 
 _OPEN: dict[str, Storage] = {}
-_OPEN_LOCK: Final = threading.Lock()
+_OPEN_LOCK = threading.Lock()
 
 
 def open_storage(url: str, *, fallback_processes: int | None = None) -> Storage:
@@ -161,6 +162,21 @@ def forget_storages() -> None:
     For test suites, where one test's 429 or 418 must not pause the next (``memory://`` is process-wide)."""
     with _OPEN_LOCK:
         _OPEN.clear()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child (gunicorn --preload, Celery prefork, a fork pool) draws slot ids of its own: with
+    its parent's salt and counter, two children's slots would merge into one in a shared storage and let
+    twice the allowance through. It opens its storages afresh: its parent's connections, threads and
+    locks are not its own."""
+    global _salt, _tokens, _OPEN_LOCK
+    _salt = secrets.randbits(30) << 32
+    _tokens = itertools.count(1)
+    _OPEN_LOCK = threading.Lock()
+    _OPEN.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _make(url: str) -> Storage:

@@ -82,6 +82,8 @@ class SQLiteStorage:
     # -- transactions ---------------------------------------------------------------------------------
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid != os.getpid():
+            conn = None  # inherited through a fork: SQLite forbids using it here (abandoned, not closed)
         if conn is None:
             directory = os.path.dirname(self.path)
             if directory:
@@ -93,6 +95,7 @@ class SQLiteStorage:
             for statement in _SCHEMA:
                 conn.execute(statement)
             self._local.conn = conn
+            self._local.pid = os.getpid()
         return conn
 
     def _transaction(self, work: Callable[[sqlite3.Connection, float], T]) -> T:
