@@ -88,6 +88,8 @@ class Endpoint(Generic[T]):
 
     def path(self, *ids: int) -> str:
         """The path for these ids, each checked: a positive integer (``True`` is not an id)."""
+        if len(ids) == 1 and type(ids[0]) is int and ids[0] > 0 and len(self.id_names) == 1:
+            return self._format.format(ids[0])  # the common case, checked in one line
         names = self.id_names
         if len(ids) != len(names):
             raise TypeError(f"{self.key} takes {len(names)} id(s), got {len(ids)}")

@@ -52,6 +52,10 @@ class MemoryStorage:
     async def acquire(
         self, key: str, specs: tuple[WindowSpec, ...], now: float, lease: float, reserve: float, within: float
     ) -> Decision:
+        return self.take_now(key, specs, now, reserve)
+
+    def take_now(self, key: str, specs: tuple[WindowSpec, ...], now: float, reserve: float) -> Decision:
+        """:meth:`acquire` without a coroutine: the state is here, so a gate asks without awaiting."""
         with self._lock:
             if self._ban_until > now:
                 return Decision(BAN, self._ban_until - now)
