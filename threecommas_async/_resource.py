@@ -8,7 +8,8 @@ circle.
 
 from __future__ import annotations
 
-from typing import Protocol, TypeVar
+from collections.abc import Coroutine
+from typing import Any, Protocol, TypeVar
 
 from ._routes import Endpoint
 
@@ -37,15 +38,14 @@ class Resource:
     def __init__(self, client: Sender) -> None:
         self._client = client
 
-    async def _request(
+    def _request(
         self,
         endpoint: Endpoint[T],
         *ids: int,
         query: str = "",
         body: bytes | None = None,
         priority: int | None = None,
-    ) -> T:
-        """Send ``endpoint`` for these ids (checked: positive integers), at its own priority unless told."""
-        return await self._client._send(
-            endpoint, endpoint.path(*ids), query=query, body=body, priority=priority
-        )
+    ) -> Coroutine[Any, Any, T]:
+        """Send ``endpoint`` for these ids (checked now: positive integers), at its own priority unless
+        told. The client's coroutine itself, not one wrapped around it: a frame less on every resume."""
+        return self._client._send(endpoint, endpoint.path(*ids), query=query, body=body, priority=priority)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Final, TypedDict, Unpack
 
@@ -220,11 +220,11 @@ class SmartTrades(Resource):
         return wait_final(self, ids, timeout=timeout, poll=poll, max_poll=max_poll)
 
     # -- what bulk cancel and the wait for final states need (CancelTarget, FinalTarget) ------------------
-    async def _delete_seen(self, id: int) -> Seen | None:
-        return await self._request(routes.CANCEL_SEEN, id)
+    def _delete_seen(self, id: int) -> Coroutine[Any, Any, Seen | None]:
+        return self._request(routes.CANCEL_SEEN, id)
 
-    async def _look_seen(self, id: int, priority: int = RISK_REDUCING) -> Seen:
-        return await self._request(routes.GET_SEEN, id, priority=priority)
+    def _look_seen(self, id: int, priority: int = RISK_REDUCING) -> Coroutine[Any, Any, Seen]:
+        return self._request(routes.GET_SEEN, id, priority=priority)
 
     async def _list_closed(self, page: int) -> builtins.list[Seen]:
         query = _list_query(
