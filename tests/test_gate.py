@@ -175,3 +175,59 @@ async def test_ten_thousand_keys_leave_nothing_behind_once_idle() -> None:
         if i == 4_999:
             await asyncio.sleep(2.0)  # the first half's windows expire
     assert len(storage._keys) < 6_000  # swept as the table grew; never one entry per key ever seen
+
+
+def busiest(times: list[float], period: float) -> int:
+    """The most arrivals in any window of ``period`` (what a server counting a sliding window sees)."""
+    times = sorted(times)
+    best = start = 0
+    for end, t in enumerate(times):
+        while t - times[start] >= period - 1e-9:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+async def test_no_window_sees_more_than_the_limit_where_a_leaky_bucket_lets_twice_through() -> None:
+    """384 requests at once, 128 allowed per 64 s, each answered 50 ms after it is sent: aiolimiter's
+    leaky bucket (the reference in benchmarks/) lets about twice the limit into the first window; the
+    sliding log never more than the limit, burst allowed. (A limit of 2 per second keeps aiolimiter's
+    float arithmetic exact: on a frozen clock a rounding residue makes it re-arm its timer at the same
+    instant forever.)"""
+    from aiolimiter import AsyncLimiter
+
+    limit, period = 128, 64.0
+
+    async def arrivals(acquire_release: object, n: int = 3 * limit) -> list[float]:
+        sent: list[float] = []
+
+        async def one() -> None:
+            release = await acquire_release()  # type: ignore[operator]
+            sent.append(now())
+            await asyncio.sleep(0.05)  # the answer
+            release()
+
+        await asyncio.gather(*(one() for _ in range(n)))
+        return sent
+
+    bucket = AsyncLimiter(limit, period)
+
+    async def through_bucket() -> object:
+        await bucket.acquire()
+        return lambda: None
+
+    g = gate(
+        MemoryStorage("memory://leaky"),
+        RateLimit(max_rate=limit, time_period=period, endpoints={}, reserve=0),
+    )
+
+    async def through_gate() -> object:
+        token = await g.acquire(DELETE, RISK_REDUCING, "DELETE", "/x")
+        return lambda: g.release(DELETE, token)
+
+    leaky = busiest(await asyncio.wait_for(arrivals(through_bucket), 1000), period)
+    ours = sorted(await asyncio.wait_for(arrivals(through_gate), 1000))
+    assert leaky >= 2 * limit - 2  # the burst of 128, then the drip refills it within the window
+    assert busiest(ours, period) == limit  # the limit exactly
+    assert ours[limit - 1] == ours[0]  # the first 128 at once, not dripped
+    assert ours[-1] - ours[0] < 2 * period + 1  # and the rest a window (plus an answer) apart each

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -133,6 +134,36 @@ def test_a_burst_over_a_smaller_plan_teaches_what_passed_whatever_order_its_answ
         state.cool_down((spec,), None, 0.02, learn_for=60.0)
     assert state.learned == 10
     assert sum(take(state, (spec,), 5.0, 100 + t) == GRANTED for t in range(20)) == 10
+
+
+def test_only_passes_granted_within_the_period_count_so_slow_answers_never_overstate_the_plan() -> None:
+    """The server allows 10 per second. 10 were granted at 0.0 and answered slowly, at 0.9; 10 more,
+    granted at 1.0, are answered at once; the next burst's 429 is read at 1.05. Counted from their
+    answers all 20 passed within the last second; but only the 10 granted since 0.05 provably reached the
+    server within one of its windows."""
+    spec = WindowSpec(GLOBAL, 30, 1.0, 2.0)
+    state = KeyState()
+    for t in range(1, 11):
+        take(state, (spec,), 0.0, t)
+    for t in range(1, 11):
+        state.finish((spec,), t, 0.9)
+    for t in range(11, 22):
+        take(state, (spec,), 1.0, t)
+    for t in range(11, 21):
+        state.finish((spec,), t, 1.01)
+    state.finish((spec,), 21, 1.05, passed=False)
+    assert state.cool_down((spec,), None, 1.05, learn_for=60.0)[1] == 10
+
+
+def test_a_state_written_before_grant_times_were_kept_still_loads() -> None:
+    state = KeyState()
+    take(state, (G,), 0.0, 1)
+    old: list[Any] = state.dump()
+    old[5] = [window[:5] for window in old[5]]
+    again = KeyState.load(old)
+    assert again.windows[GLOBAL].flying == state.windows[GLOBAL].flying
+    again.finish((G,), 1, 0.5)  # its pass counts nowhere, and nothing breaks
+    assert again.take((G,), 1.0, 2, INF).kind == GRANTED
 
 
 def test_one_429_after_little_traffic_teaches_nothing_but_a_second_does() -> None:

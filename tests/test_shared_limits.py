@@ -231,3 +231,28 @@ async def test_fallback_local_limits_alone_while_the_storage_is_away(
         third.cancel()
     assert server.stats.requests == 2
     assert caplog.text.count("limiting this process alone to 1/4") == 1
+
+
+async def test_warm_up_opens_the_storage_without_sending_and_never_raises_for_it(
+    server: FakeThreeCommas, tmp_path: Path, redis_url: str
+) -> None:
+    """The first burst of a panic finds the SQLite file open and Redis holding the scripts; a storage out
+    of reach is left for the requests to report."""
+    import redis.asyncio
+
+    from threecommas_async._storage_redis import _ACQUIRE, _BAN, _COOL_DOWN, _RELEASE
+
+    probe = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        await probe.script_flush()
+        database = tmp_path / "state" / "limits.db"
+        for url in (f"sqlite:///{database}", redis_url, "redis://127.0.0.1:1/0"):
+            limit = RateLimit(storage=url, storage_timeout=0.3, endpoints={})
+            async with server.client(rate_limit=limit) as client:
+                assert await client.warm_up(2) == 2
+        assert database.exists()
+        shas = [probe.register_script(s).sha for s in (_ACQUIRE, _RELEASE, _COOL_DOWN, _BAN)]
+        assert await probe.script_exists(*shas) == [True] * 4
+        assert server.stats.requests == 0
+    finally:
+        await probe.aclose()

@@ -249,13 +249,15 @@ class ThreeCommasClient:
         return self._closed or self._transport.closed
 
     async def warm_up(self, connections: int | None = None) -> int:
-        """Open pooled connections to 3Commas now (default: as many as the pool holds, at most 32), so the
-        first burst of a panic does not wait for TCP and TLS set-up. Sends no request. Returns how many
-        connections were opened."""
+        """Open pooled connections to 3Commas now (default: as many as the pool holds, at most 32), and
+        the rate limiter's storage (the SQLite file; the Redis connection and its scripts), so the first
+        burst of a panic does not wait for TCP and TLS set-up. Sends no request. Returns how many
+        connections to 3Commas were opened."""
         if self.closed:
             raise ClientClosedError("the ThreeCommasClient is closed; create a new one")
         n = min(self._transport.limit, 32) if connections is None else connections
-        return await self._transport.warm_up(self.base_url, n)
+        opened, _ = await asyncio.gather(self._transport.warm_up(self.base_url, n), self._gate.warm_up())
+        return opened
 
     # -- public low-level entry point -----------------------------------------------------------------
     async def request(

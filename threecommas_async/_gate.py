@@ -160,6 +160,10 @@ class Gate:
         if self._waiting:
             self._poke()
 
+    async def warm_up(self) -> None:
+        """Open the storage now (see :meth:`Storage.warm_up`)."""
+        await self._storage.warm_up(self._config.storage_timeout)
+
     def succeeded(self) -> None:
         """A request got a 2xx: bans without Retry-After start short again."""
         if self._strikes:

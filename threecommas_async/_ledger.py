@@ -75,13 +75,16 @@ class Decision(NamedTuple):
 class WindowState:
     """The slots of one window: leases of requests in flight, ends of answered ones, a 429 block."""
 
-    __slots__ = ("blocked_until", "done", "first_lease", "flying", "passed")
+    __slots__ = ("blocked_until", "done", "first_lease", "flying", "granted", "passed")
 
     def __init__(self) -> None:
         self.flying: dict[int, float] = {}  # token -> lease end
         self.done: deque[float] = deque()  # slot ends, ascending
+        self.granted: dict[int, float] = {}
+        """Global window only: token -> grant time + period, for the requests in flight."""
         self.passed: deque[float] = deque()
-        """The ends of the answered slots the server let through (any answer but 429/418 or none)."""
+        """Global window only: grant time + period of the answered requests the server let through (any
+        answer but 429/418 or none), in the order they were answered (so not sorted)."""
         self.blocked_until = 0.0
         self.first_lease = math.inf
         """No lease ends before this (a lower bound: the scan for expired leases runs only after it)."""
@@ -102,6 +105,7 @@ class WindowState:
         if self.first_lease <= now:
             for token in [t for t, end in flying.items() if end <= now]:
                 del flying[token]
+                self.granted.pop(token, None)
             self.first_lease = min(flying.values(), default=math.inf)
         return len(flying) + len(done)
 
@@ -167,6 +171,8 @@ class KeyState:
                 return Decision(COOLDOWN if at == state.blocked_until else WINDOW, at - now, 0, at_exact)
             if spec.limit < UNLIMITED:
                 state.lease(token, lease_end + spec.period)
+                if spec.name == GLOBAL:
+                    state.granted[token] = now + spec.period
             return Decision(GRANTED, 0.0, token)
         wait_until, exact, kind = now, True, GRANTED
         windows = [self.window(spec.name) for spec in specs]
@@ -180,6 +186,8 @@ class KeyState:
         for spec, state in zip(specs, windows, strict=True):
             if spec.limit < UNLIMITED:
                 state.lease(token, lease_end + spec.period)
+                if spec.name == GLOBAL:
+                    state.granted[token] = now + spec.period
         return Decision(GRANTED, 0.0, token)
 
     def finish(self, specs: tuple[WindowSpec, ...], token: int, now: float, passed: bool = True) -> None:
@@ -188,10 +196,10 @@ class KeyState:
         for spec in specs:
             state = self.windows.get(spec.name)
             if state is not None and state.flying.pop(token, None) is not None:
-                end = now + spec.period
-                state.done.append(end)
-                if passed:
-                    state.passed.append(end)
+                state.done.append(now + spec.period)
+                granted = state.granted.pop(token, None)
+                if passed and granted is not None and granted > now:
+                    state.passed.append(granted)
 
     def give_back(self, specs: tuple[WindowSpec, ...], token: int) -> None:
         """The slot was granted but nothing was sent: it never counted."""
@@ -199,6 +207,7 @@ class KeyState:
             state = self.windows.get(spec.name)
             if state is not None:
                 state.flying.pop(token, None)
+                state.granted.pop(token, None)
 
     def cool_down(
         self, specs: tuple[WindowSpec, ...], retry_after: float | None, now: float, *, learn_for: float
@@ -236,14 +245,19 @@ class KeyState:
     def _learn(self, window: WindowState, limit: int, now: float, wait: float, learn_for: float) -> int:
         """Our limiter never sends more than configured into a window, so a 429 its endpoint window does
         not explain says the server allows this key less (a smaller plan, another program on the key):
-        about what passed in the window before it. The 429s of one burst answer one by one, each seeing
-        more of the burst's passes: within an episode the largest count stands, and an episode whose first
-        429s were read before enough of its passes is learned from once they are. One 429 after little
-        traffic proves little (a block left by another program, a glitch): it is believed when enough
-        passed, or when it is the second episode within ``learn_for``. Returns the limit when a new one
-        was learned (for one line in the log), else 0."""
+        at most what provably passed within one of its windows. Passes granted less than ``period`` ago
+        all reached the server within the last ``period``, so it let all of them through in one window;
+        counted from their answers instead, a slow answer stretches the span past the server's window
+        and the count over-states the plan (measured on Redis: 11 learned for a plan of 10).
+
+        The 429s of one burst answer one by one, each seeing more of the burst's passes: within an
+        episode the largest count stands, and an episode whose first 429s were read before enough of its
+        passes is learned from once they are. One 429 after little traffic proves little (a block left
+        by another program, a glitch): it is believed when enough passed, or when it is the second
+        episode within ``learn_for``. Returns the limit when a new one was learned (for one line in the
+        log), else 0."""
         window.active(now)
-        passed = len(window.passed)
+        passed = sum(1 for end in window.passed if end > now)
         enough = passed >= max(2, limit // 10)
         if now < self.episode_until:
             if self.episode_learned:
@@ -294,7 +308,14 @@ class KeyState:
             self.episode_until,
             self.episode_learned,
             [
-                [name, state.blocked_until, list(state.flying.items()), list(state.done), list(state.passed)]
+                [
+                    name,
+                    state.blocked_until,
+                    list(state.flying.items()),
+                    list(state.done),
+                    list(state.passed),
+                    list(state.granted.items()),
+                ]
                 for name, state in self.windows.items()
             ],
         ]
@@ -309,13 +330,15 @@ class KeyState:
             state.episode_until,
             state.episode_learned,
         ) = data[:5]
-        for name, blocked_until, flying, done, passed in data[5]:
+        for name, blocked_until, flying, done, passed, *granted in data[5]:
             window = state.window(name)
             window.blocked_until = blocked_until
             for token, end in flying:
                 window.lease(token, end)
             window.done.extend(done)
             window.passed.extend(passed)
+            if granted:  # (a state written before grant times were kept has none)
+                window.granted.update(granted[0])
         return state
 
 

@@ -131,6 +131,11 @@ class Storage(Protocol):
         """A request succeeded: the next ban without Retry-After starts short again."""
         ...
 
+    async def warm_up(self, within: float) -> None:
+        """Open what the first acquire would (a connection and its scripts, a file), so the first burst
+        of a panic does not pay for it. Never raises: an unreachable storage is the acquires' to report."""
+        ...
+
     def subscribe(self, key: str, listener: Listener) -> Callable[[], None]:
         """Call ``listener`` (from any thread) when a slot of ``key`` frees or a block or ban changes;
         returns the unsubscribe function. Shared storages cannot tell, and never call it."""
@@ -295,6 +300,9 @@ class LocalFallback:
         except RateLimitStorageError as exc:
             self._fell_back(exc)
             return local
+
+    async def warm_up(self, within: float) -> None:
+        await self._primary.warm_up(within)
 
     async def clear_strikes(self) -> None:
         await self._local.clear_strikes()

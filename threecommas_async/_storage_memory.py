@@ -113,6 +113,9 @@ class MemoryStorage:
         with self._lock:
             self._strikes = 0
 
+    async def warm_up(self, within: float) -> None:
+        pass  # nothing to open
+
     def subscribe(self, key: str, listener: Listener) -> Callable[[], None]:
         with self._lock:
             self._listeners.setdefault(key, set()).add(listener)

@@ -41,8 +41,9 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 """
 
-# KEYS: ban, learned, then a (window, block) pair per window. ARGV: token, lease, reserve, n, then a
-# (limit, period, is_global) triple per window.
+# KEYS: ban, learned, then a (window, block) pair per window, then the global window's set of passes.
+# ARGV: token, lease, reserve, n, then a (limit, period, is_global) triple per window. The global window's
+# grant is noted there ('g', scored grant + period) and becomes a pass ('p') if the server lets it through.
 _ACQUIRE: Final = (
     _NOW
     + """
@@ -81,29 +82,39 @@ for i = 1, n do
   if limit < unlimited then
     redis.call('ZADD', window, now + lease + period, 'f' .. token)
     redis.call('PEXPIRE', window, math.ceil((lease + period) * 1000) + 1000)
+    if ARGV[4 + 3 * i] == '1' then
+      local passes = KEYS[3 + 2 * n]
+      redis.call('ZADD', passes, now + period, 'g' .. token)
+      redis.call('PEXPIRE', passes, math.ceil((lease + period) * 1000) + 1000)
+    end
   end
 end
 return {'granted', '0', '1', token}
 """
 )
 
-# KEYS: the windows, then their sets of passed slots. ARGV: give_back (1/0), passed (1/0), n, the n
-# periods, then the tokens.
+# KEYS: the windows, then the global window's set of passes. ARGV: give_back (1/0), passed (1/0), n, the
+# n periods, then the tokens.
 _RELEASE: Final = (
     _NOW
     + """
 local give_back, passed, n = ARGV[1] == '1', ARGV[2] == '1', tonumber(ARGV[3])
+local passes = KEYS[n + 1]
 for t = 4 + n, #ARGV do
   for i = 1, n do
     if redis.call('ZREM', KEYS[i], 'f' .. ARGV[t]) == 1 and not give_back then
       local period = tonumber(ARGV[3 + i])
-      local ttl = math.ceil(period * 1000) + 1000
       redis.call('ZADD', KEYS[i], now + period, 'd' .. ARGV[t])
-      if redis.call('PTTL', KEYS[i]) < period * 1000 then redis.call('PEXPIRE', KEYS[i], ttl) end
-      if passed then
-        redis.call('ZADD', KEYS[n + i], now + period, 'p' .. ARGV[t])
-        redis.call('PEXPIRE', KEYS[n + i], ttl)
+      if redis.call('PTTL', KEYS[i]) < period * 1000 then
+        redis.call('PEXPIRE', KEYS[i], math.ceil(period * 1000) + 1000)
       end
+    end
+  end
+  local granted = redis.call('ZSCORE', passes, 'g' .. ARGV[t])
+  if granted then
+    redis.call('ZREM', passes, 'g' .. ARGV[t])
+    if passed and not give_back and tonumber(granted) > now then
+      redis.call('ZADD', passes, granted, 'p' .. ARGV[t])
     end
   end
 end
@@ -111,7 +122,7 @@ return 1
 """
 )
 
-# KEYS: learned, then a (window, block) pair per window, then the global window's set of passed slots.
+# KEYS: learned, then a (window, block) pair per window, then the global window's set of grants and passes.
 # ARGV: retry_after ('' when none), learn_for, n, then a (limit, period, cooldown, is_global) quadruple per
 # window. The rules of KeyState.cool_down and KeyState._learn.
 _COOL_DOWN: Final = (
@@ -160,7 +171,10 @@ local taught = 0
 if has_global and not (endpoint_full and not global_full) and learn_for > 0 then
   local passed_set = KEYS[2 + 2 * n]
   redis.call('ZREMRANGEBYSCORE', passed_set, '-inf', now)
-  local passed = redis.call('ZCARD', passed_set)
+  local passed = 0
+  for _, member in ipairs(redis.call('ZRANGE', passed_set, 0, -1)) do
+    if string.sub(member, 1, 1) == 'p' then passed = passed + 1 end
+  end
   local enough = passed >= math.max(2, math.floor(global_limit / 10))
   local teach = false
   if now < episode_until then
@@ -295,7 +309,7 @@ class RedisStorage:
         self, key: str, specs: tuple[WindowSpec, ...], now: float, lease: float, reserve: float, within: float
     ) -> Decision:
         token = new_token()
-        keys = [f"{TAG}:ban", f"{TAG}:k:{key}", *self._keys(key, specs)]
+        keys = [f"{TAG}:ban", f"{TAG}:k:{key}", *self._keys(key, specs), f"{TAG}:p:{key}:{GLOBAL}"]
         args: list[Any] = [token, lease, reserve, len(specs)]
         for spec in specs:
             args += [spec.limit, spec.period, 1 if spec.name == GLOBAL else 0]
@@ -351,10 +365,10 @@ class RedisStorage:
                     for (key, specs, give_back, passed), tokens in pending.items():
                         counted = [spec for spec in specs if spec.limit < UNLIMITED]
                         windows = [f"{TAG}:w:{key}:{spec.name}" for spec in counted]
-                        passes = [f"{TAG}:p:{key}:{spec.name}" for spec in counted]
                         periods = [spec.period for spec in counted]
                         args = [int(give_back), int(passed), len(windows), *periods, *tokens]
-                        await conn.release(keys=[*windows, *passes], args=args, client=pipe)
+                        passes = f"{TAG}:p:{key}:{GLOBAL}"
+                        await conn.release(keys=[*windows, passes], args=args, client=pipe)
                     await pipe.execute()
 
             with contextlib.suppress(RateLimitStorageError):
@@ -405,6 +419,14 @@ class RedisStorage:
 
     def subscribe(self, key: str, listener: Listener) -> Callable[[], None]:
         return _nothing
+
+    async def warm_up(self, within: float) -> None:
+        async def load(conn: _Connection) -> None:
+            for script in (conn.acquire, conn.release, conn.cool_down, conn.ban):
+                await conn.client.script_load(script.script)
+
+        with contextlib.suppress(RateLimitStorageError):
+            await self._run(within, load)
 
     async def ping(self, within: float = 5.0) -> float:
         """Seconds for one PING round trip (the benchmarks' reference for the cost of an acquire)."""

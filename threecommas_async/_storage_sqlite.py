@@ -277,6 +277,10 @@ class SQLiteStorage:
     async def clear_strikes(self) -> None:
         await self._run(lambda conn, wall: self._set_meta(conn, "strikes", 0), 5.0)
 
+    async def warm_up(self, within: float) -> None:
+        with contextlib.suppress(sqlite3.Error, OSError):
+            self._connection()
+
     def subscribe(self, key: str, listener: Listener) -> Callable[[], None]:
         return _nothing
 
