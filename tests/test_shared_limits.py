@@ -256,3 +256,36 @@ async def test_warm_up_opens_the_storage_without_sending_and_never_raises_for_it
         assert server.stats.requests == 0
     finally:
         await probe.aclose()
+
+
+async def test_redis_releases_riding_on_the_next_acquire_end_their_slots_and_count_their_passes(
+    redis_url: str,
+) -> None:
+    """A caller that acquires right after a release pays one round trip for both: the release still
+    ends its slot at its answer (the wait is exact, not a lease's) and a pass still counts as one."""
+    import redis.asyncio
+
+    from threecommas_async._ledger import GLOBAL, WINDOW, WindowSpec
+    from threecommas_async._storage_redis import TAG, RedisStorage
+
+    storage = RedisStorage(redis_url)
+    specs = (WindowSpec(GLOBAL, 3, 30.0, 300.0),)
+    key = f"ride-{os.getpid()}"
+    probe = redis.asyncio.Redis.from_url(redis_url)
+    await storage.warm_up(5.0)
+    await probe.config_resetstat()
+    for passed in (True, True, False):
+        decision = await storage.acquire(key, specs, 0.0, 600.0, 0.0, 5.0)
+        assert decision.kind == "granted"
+        storage.release(key, specs, decision.token, 0.0, passed)
+    assert storage._pending  # the last release waits for the next round trip ...
+    full = await storage.acquire(key, specs, 0.0, 600.0, 0.0, 5.0)
+    assert not storage._pending  # ... and went with it
+    assert full.kind == WINDOW and full.exact and 29.0 < full.wait <= 30.0  # ended at its answer
+    try:
+        stats = await probe.info("commandstats")
+        assert stats["cmdstat_evalsha"]["calls"] == 4  # four acquires, no release of its own
+        members = await probe.zrange(f"{TAG}:p:{key}:{GLOBAL}", 0, -1)
+        assert sorted(m[:1] for m in members) == [b"p", b"p"]  # two passes; the refused one is none
+    finally:
+        await probe.aclose()

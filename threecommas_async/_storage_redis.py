@@ -8,8 +8,9 @@ a window is a sorted set of slots scored by when they stop counting; ``f<token>`
 (scored by its lease), ``d<token>`` an answered one (scored ``period`` after its answer).
 
 Every key of the storage shares one hash tag, so Redis Cluster keeps them in one slot, as a script
-needs. Releases are batched: those of one loop tick go out in one pipeline, in the background; until
-one lands, the lease keeps counting the slot, which errs on the safe side.
+needs. Releases are batched: those of one loop tick go out with the next acquire of the same windows,
+or else in one pipeline, in the background; until one lands, the lease keeps counting the slot, which
+errs on the safe side.
 
 The asyncio client of ``redis`` (extra ``threecommas-async[redis]``) belongs to the loop that made it, so
 there is one per event loop.
@@ -34,6 +35,8 @@ __all__ = ["RedisStorage"]
 T = TypeVar("T")
 
 TAG: Final = "{threecommas_async}"
+_SHAPES: Final = 4096
+"""Acquire shapes (key, windows, lease, reserve) kept encoded; 10,000 tenants just re-encode now and then."""
 _KINDS: Final = {b"granted": GRANTED, b"window": WINDOW, b"cooldown": COOLDOWN, b"ban": BAN}
 
 _NOW: Final = """
@@ -41,12 +44,55 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 """
 
+# The releases of tokens ARGV[first..last] in ``windows`` (with their ``periods``): each slot ends
+# ``period`` from now, or at once when given back; a grant the server let through becomes a pass.
+_SETTLE: Final = """
+local function settle(windows, periods, passes, give_back, passed, first, last)
+  for t = first, last do
+    for i = 1, #windows do
+      if redis.call('ZREM', windows[i], 'f' .. ARGV[t]) == 1 and not give_back then
+        local period = periods[i]
+        redis.call('ZADD', windows[i], now + period, 'd' .. ARGV[t])
+        if redis.call('PTTL', windows[i]) < period * 1000 then
+          redis.call('PEXPIRE', windows[i], math.ceil(period * 1000) + 1000)
+        end
+      end
+    end
+    local granted = redis.call('ZSCORE', passes, 'g' .. ARGV[t])
+    if granted then
+      redis.call('ZREM', passes, 'g' .. ARGV[t])
+      if passed and not give_back and tonumber(granted) > now then
+        redis.call('ZADD', passes, granted, 'p' .. ARGV[t])
+      end
+    end
+  end
+end
+"""
+
 # KEYS: ban, learned, then a (window, block) pair per window, then the global window's set of passes.
-# ARGV: token, lease, reserve, n, then a (limit, period, is_global) triple per window. The global window's
-# grant is noted there ('g', scored grant + period) and becomes a pass ('p') if the server lets it through.
+# ARGV: token, lease, reserve, n, then a (limit, period, is_global) triple per window, UNLIMITED, then the
+# releases of the same windows queued since the last round trip: a group count, and per group give_back,
+# passed, m, then m tokens (so a caller that acquires again right after a release pays one round trip).
+# The global window's grant is noted in the set of passes ('g', scored grant + period) and becomes a pass
+# ('p') if the server lets it through.
 _ACQUIRE: Final = (
     _NOW
+    + _SETTLE
     + """
+do
+  local n = tonumber(ARGV[4])
+  local windows, periods = {}, {}
+  for i = 1, n do
+    windows[i] = KEYS[1 + 2 * i]
+    periods[i] = tonumber(ARGV[3 + 3 * i])
+  end
+  local at = 6 + 3 * n
+  for _ = 1, tonumber(ARGV[at] or '0') do
+    local m = tonumber(ARGV[at + 3])
+    settle(windows, periods, KEYS[3 + 2 * n], ARGV[at + 1] == '1', ARGV[at + 2] == '1', at + 4, at + 3 + m)
+    at = at + 3 + m
+  end
+end
 local ban_until = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
 if ban_until > now then return {'ban', tostring(ban_until - now), '1', '0'} end
 local learned = tonumber(redis.call('HGET', KEYS[2], 'limit') or '0')
@@ -89,7 +135,7 @@ for i = 1, n do
     end
   end
 end
-return {'granted', '0', '1', token}
+return 'granted'
 """
 )
 
@@ -97,27 +143,15 @@ return {'granted', '0', '1', token}
 # n periods, then the tokens.
 _RELEASE: Final = (
     _NOW
+    + _SETTLE
     + """
-local give_back, passed, n = ARGV[1] == '1', ARGV[2] == '1', tonumber(ARGV[3])
-local passes = KEYS[n + 1]
-for t = 4 + n, #ARGV do
-  for i = 1, n do
-    if redis.call('ZREM', KEYS[i], 'f' .. ARGV[t]) == 1 and not give_back then
-      local period = tonumber(ARGV[3 + i])
-      redis.call('ZADD', KEYS[i], now + period, 'd' .. ARGV[t])
-      if redis.call('PTTL', KEYS[i]) < period * 1000 then
-        redis.call('PEXPIRE', KEYS[i], math.ceil(period * 1000) + 1000)
-      end
-    end
-  end
-  local granted = redis.call('ZSCORE', passes, 'g' .. ARGV[t])
-  if granted then
-    redis.call('ZREM', passes, 'g' .. ARGV[t])
-    if passed and not give_back and tonumber(granted) > now then
-      redis.call('ZADD', passes, granted, 'p' .. ARGV[t])
-    end
-  end
+local n = tonumber(ARGV[3])
+local windows, periods = {}, {}
+for i = 1, n do
+  windows[i] = KEYS[i]
+  periods[i] = tonumber(ARGV[3 + i])
 end
+settle(windows, periods, KEYS[n + 1], ARGV[1] == '1', ARGV[2] == '1', 4 + n, #ARGV)
 return 1
 """
 )
@@ -263,6 +297,9 @@ class RedisStorage:
             weakref.WeakKeyDictionary()
         )
         self._pending: dict[tuple[str, tuple[WindowSpec, ...], bool, bool], list[int]] = {}
+        self._shapes: dict[
+            tuple[str, tuple[WindowSpec, ...], float, float], tuple[list[bytes], list[bytes]]
+        ] = {}
         self._flushing = False
         self._flush_tasks: set[asyncio.Task[None]] = set()
         self._errors = _redis_errors()
@@ -296,6 +333,18 @@ class RedisStorage:
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.5)
 
+    def _shape(
+        self, key: str, specs: tuple[WindowSpec, ...], lease: float, reserve: float
+    ) -> tuple[list[bytes], list[bytes]]:
+        """An acquire's keys and its arguments after the token, encoded once: the same for every acquire
+        of one client's endpoint, and redis-py's encoding of each is a cost of every round trip."""
+        keys = [f"{TAG}:ban", f"{TAG}:k:{key}", *self._keys(key, specs), f"{TAG}:p:{key}:{GLOBAL}"]
+        fixed: list[Any] = [lease, reserve, len(specs)]
+        for spec in specs:
+            fixed += [spec.limit, spec.period, 1 if spec.name == GLOBAL else 0]
+        fixed.append(UNLIMITED)
+        return [k.encode() for k in keys], [repr(v).encode() for v in fixed]
+
     @staticmethod
     def _keys(key: str, specs: Sequence[WindowSpec]) -> list[str]:
         keys: list[str] = []
@@ -309,12 +358,26 @@ class RedisStorage:
         self, key: str, specs: tuple[WindowSpec, ...], now: float, lease: float, reserve: float, within: float
     ) -> Decision:
         token = new_token()
-        keys = [f"{TAG}:ban", f"{TAG}:k:{key}", *self._keys(key, specs), f"{TAG}:p:{key}:{GLOBAL}"]
-        args: list[Any] = [token, lease, reserve, len(specs)]
-        for spec in specs:
-            args += [spec.limit, spec.period, 1 if spec.name == GLOBAL else 0]
-        args.append(UNLIMITED)
-        kind, wait, exact, _ = await self._run(within, lambda c: c.acquire(keys=keys, args=args))
+        shape = (key, specs, lease, reserve)
+        known = self._shapes.get(shape)
+        if known is None:
+            if len(self._shapes) >= _SHAPES:
+                self._shapes.clear()
+            known = self._shapes[shape] = self._shape(key, specs, lease, reserve)
+        keys, fixed = known
+        args: list[Any] = [token, *fixed]
+        if self._pending:
+            # The releases of these windows queued since the last round trip ride along (a retried call
+            # repeats them harmlessly: a slot already ended is not found again).
+            mine = [batch for batch in self._pending if batch[0] == key and batch[1] == specs]
+            args.append(len(mine))
+            for batch in mine:
+                tokens = self._pending.pop(batch)
+                args += [int(batch[2]), int(batch[3]), len(tokens), *tokens]
+        reply = await self._run(within, lambda c: c.acquire(keys=keys, args=args))
+        if reply == b"granted":  # one word, the common answer: the cheapest to read
+            return Decision(GRANTED, 0.0, token)
+        kind, wait, exact, _ = reply
         return Decision(_KINDS[kind], max(0.0, float(wait)), token, exact == b"1")
 
     def release(
@@ -342,14 +405,20 @@ class RedisStorage:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return  # no loop: the leases end the slots
+        # Next tick, what the releases of this one left unsent (the usual next acquire takes them along).
         self._flushing = True
+        loop.call_soon(self._start_flush, loop)
+
+    def _start_flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not self._pending:
+            self._flushing = False
+            return
         task = loop.create_task(self._flush())
         self._flush_tasks.add(task)
         task.add_done_callback(self._flushed)
 
     async def _flush(self) -> None:
         try:
-            await asyncio.sleep(0)  # gather the releases of this loop tick into one round trip
             await self._send_pending()
         finally:
             # Cleared with no await after the last look at _pending: a release queued from now on
