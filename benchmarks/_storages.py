@@ -3,8 +3,8 @@ keys pile up.
 
 Per storage: one coroutine acquires a slot through a ``Gate`` (the client's limiter) and releases it at
 once, ``storage_ops`` times, under a limit it never reaches (10^9 per window). A release is not a round
-trip of its own: SQLite writes it with the next transaction (the next acquire), Redis sends the
-releases of a loop tick in one pipeline, here during the next acquire's round trip. The window of each
+trip of its own: SQLite writes it with the next transaction (the next acquire), Redis sends it with
+the next acquire of the same windows (here, every one). The window of each
 storage is sized from its warm-up rate so that it holds about ``WINDOW_SLOTS`` slots, as the window of
 a key sending at its full 100 per minute does (SQLite reads and writes the key's whole window in each
 transaction, so an emptier window would flatter it). Next to them, in the same run: a bare Redis
