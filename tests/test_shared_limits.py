@@ -289,3 +289,80 @@ async def test_redis_releases_riding_on_the_next_acquire_end_their_slots_and_cou
         assert sorted(m[:1] for m in members) == [b"p", b"p"]  # two passes; the refused one is none
     finally:
         await probe.aclose()
+
+
+async def test_a_release_riding_on_an_acquire_that_fails_is_kept_for_the_next(redis_url: str) -> None:
+    """Redis refuses scripts for a moment: the acquire carrying three releases fails closed, and the
+    releases are sent later instead of leaving the slots held for their whole lease (a lost minute)."""
+    import redis.asyncio
+
+    from threecommas_async._ledger import GLOBAL, WindowSpec
+    from threecommas_async._storage_redis import RedisStorage
+
+    storage = RedisStorage(redis_url)
+    specs = (WindowSpec(GLOBAL, 3, 0.2, 300.0),)
+    probe = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        await storage.warm_up(5.0)
+        tokens = [(await storage.acquire("lost", specs, 0.0, 60.0, 0.0, 5.0)).token for _ in range(3)]
+        await probe.acl_setuser("default", enabled=True, commands=["-evalsha"])
+        try:
+            for token in tokens:
+                storage.release("lost", specs, token, 0.0, True)
+            with pytest.raises(RateLimitStorageError):
+                await storage.acquire("lost", specs, 0.0, 60.0, 0.0, 0.2)
+        finally:
+            await probe.acl_setuser("default", enabled=True, commands=["+evalsha"])
+        await asyncio.sleep(0.5)  # the releases' own flush, then their windows' end
+        assert (await storage.acquire("lost", specs, 0.0, 60.0, 0.0, 5.0)).kind == "granted"
+    finally:
+        await probe.aclose()
+
+
+def test_a_loop_that_ends_right_after_a_release_does_not_stop_the_next_loops_flushes(redis_url: str) -> None:
+    """``asyncio.run`` of a job whose last step is a release (a Celery task, a script): the next run of
+    the same process-wide storage still writes its releases in the background."""
+    import redis.asyncio
+
+    from threecommas_async._ledger import GLOBAL, WindowSpec
+    from threecommas_async._storage_redis import TAG, RedisStorage
+
+    storage = RedisStorage(redis_url)
+    specs = (WindowSpec(GLOBAL, 3, 30.0, 300.0),)
+
+    async def job(key: str, then: float) -> list[bytes]:
+        decision = await storage.acquire(key, specs, 0.0, 60.0, 0.0, 5.0)
+        storage.release(key, specs, decision.token, 0.0, True)
+        if not then:
+            return []
+        await asyncio.sleep(then)
+        probe = redis.asyncio.Redis.from_url(redis_url)
+        try:
+            members = await probe.zrange(f"{TAG}:w:{key}:{GLOBAL}", 0, -1)
+            return [m for m in members if isinstance(m, bytes)]
+        finally:
+            await probe.aclose()
+
+    asyncio.run(job("first", 0.0))
+    members = asyncio.run(job("second", 0.3))
+    assert [m[:1] for m in members] == [b"d"]  # answered, not a lease still in flight
+
+
+async def test_the_redis_set_of_grants_stays_as_small_as_a_window(redis_url: str) -> None:
+    import redis.asyncio
+
+    from threecommas_async._ledger import GLOBAL, WindowSpec
+    from threecommas_async._storage_redis import TAG, RedisStorage
+
+    storage = RedisStorage(redis_url)
+    specs = (WindowSpec(GLOBAL, 1000, 0.02, 1.0),)
+    for _ in range(300):
+        decision = await storage.acquire("grow", specs, 0.0, 0.5, 0.0, 5.0)
+        storage.release("grow", specs, decision.token, 0.0, True)
+        await asyncio.sleep(0.001)
+    probe = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        held = await probe.zcard(f"{TAG}:p:grow:{GLOBAL}")
+    finally:
+        await probe.aclose()
+    assert held < 100  # 300 acquired over > 0.3 s, a window of 0.02 s: only the recent ones stay

@@ -130,6 +130,7 @@ for i = 1, n do
     redis.call('PEXPIRE', window, math.ceil((lease + period) * 1000) + 1000)
     if ARGV[4 + 3 * i] == '1' then
       local passes = KEYS[3 + 2 * n]
+      redis.call('ZREMRANGEBYSCORE', passes, '-inf', now)
       redis.call('ZADD', passes, now + period, 'g' .. token)
       redis.call('PEXPIRE', passes, math.ceil((lease + period) * 1000) + 1000)
     end
@@ -300,7 +301,7 @@ class RedisStorage:
         self._shapes: dict[
             tuple[str, tuple[WindowSpec, ...], float, float], tuple[list[bytes], list[bytes]]
         ] = {}
-        self._flushing = False
+        self._flush_loop: asyncio.AbstractEventLoop | None = None
         self._flush_tasks: set[asyncio.Task[None]] = set()
         self._errors = _redis_errors()
 
@@ -366,15 +367,22 @@ class RedisStorage:
             known = self._shapes[shape] = self._shape(key, specs, lease, reserve)
         keys, fixed = known
         args: list[Any] = [token, *fixed]
+        mine: list[tuple[tuple[str, tuple[WindowSpec, ...], bool, bool], list[int]]] = []
         if self._pending:
             # The releases of these windows queued since the last round trip ride along (a retried call
             # repeats them harmlessly: a slot already ended is not found again).
-            mine = [batch for batch in self._pending if batch[0] == key and batch[1] == specs]
-            args.append(len(mine))
-            for batch in mine:
+            batches = [batch for batch in self._pending if batch[0] == key and batch[1] == specs]
+            args.append(len(batches))
+            for batch in batches:
                 tokens = self._pending.pop(batch)
+                mine.append((batch, tokens))
                 args += [int(batch[2]), int(batch[3]), len(tokens), *tokens]
-        reply = await self._run(within, lambda c: c.acquire(keys=keys, args=args))
+        try:
+            reply = await self._run(within, lambda c: c.acquire(keys=keys, args=args))
+        except BaseException:
+            for batch, tokens in mine:  # not known to be written: again (a second settle is harmless)
+                self._queue_many(batch, tokens)
+            raise
         if reply == b"granted":  # one word, the common answer: the cheapest to read
             return Decision(GRANTED, 0.0, token)
         kind, wait, exact, _ = reply
@@ -397,21 +405,27 @@ class RedisStorage:
         tokens = self._pending.get(batch)
         if tokens is not None:
             tokens.append(token)
-            return
-        self._pending[batch] = [token]
-        if self._flushing:
-            return
+        else:
+            self._pending[batch] = [token]
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return  # no loop: the leases end the slots
+        if self._flush_loop is loop:
+            return  # a flush of this loop is due: it takes this release too
         # Next tick, what the releases of this one left unsent (the usual next acquire takes them along).
-        self._flushing = True
+        # Kept per loop: a flush that a finished loop never ran must not hold back the next loop's.
+        self._flush_loop = loop
         loop.call_soon(self._start_flush, loop)
+
+    def _queue_many(self, batch: tuple[str, tuple[WindowSpec, ...], bool, bool], tokens: list[int]) -> None:
+        key, specs, give_back, passed = batch
+        for token in tokens:
+            self._queue(key, specs, token, give_back=give_back, passed=passed)
 
     def _start_flush(self, loop: asyncio.AbstractEventLoop) -> None:
         if not self._pending:
-            self._flushing = False
+            self._flush_loop = None
             return
         task = loop.create_task(self._flush())
         self._flush_tasks.add(task)
@@ -423,7 +437,7 @@ class RedisStorage:
         finally:
             # Cleared with no await after the last look at _pending: a release queued from now on
             # starts a flush of its own.
-            self._flushing = False
+            self._flush_loop = None
 
     async def _send_pending(self) -> None:
         while self._pending:
@@ -445,6 +459,7 @@ class RedisStorage:
 
     def _flushed(self, task: asyncio.Task[None]) -> None:
         self._flush_tasks.discard(task)
+        self._flush_loop = None  # also when the task was cancelled before its first step
         if not task.cancelled() and task.exception() is not None:
             log.debug("rate-limit storage %s: releases not written: %s", self.name, task.exception())
 
