@@ -303,6 +303,8 @@ class RedisStorage:
         ] = {}
         self._flush_loop: asyncio.AbstractEventLoop | None = None
         self._flush_tasks: set[asyncio.Task[None]] = set()
+        self._riding: set[asyncio.Future[None]] = set()
+        """Acquires in flight that carry releases."""
         self._errors = _redis_errors()
 
     def __repr__(self) -> str:
@@ -377,12 +379,20 @@ class RedisStorage:
                 tokens = self._pending.pop(batch)
                 mine.append((batch, tokens))
                 args += [int(batch[2]), int(batch[3]), len(tokens), *tokens]
+        riding = None
+        if mine:  # a cool-down meanwhile waits for these releases too (see _drain)
+            riding = asyncio.get_running_loop().create_future()
+            self._riding.add(riding)
         try:
             reply = await self._run(within, lambda c: c.acquire(keys=keys, args=args))
         except BaseException:
             for batch, tokens in mine:  # not known to be written: again (a second settle is harmless)
                 self._queue_many(batch, tokens)
             raise
+        finally:
+            if riding is not None:
+                riding.set_result(None)
+                self._riding.discard(riding)
         if reply == b"granted":  # one word, the common answer: the cheapest to read
             return Decision(GRANTED, 0.0, token)
         kind, wait, exact, _ = reply
@@ -482,14 +492,16 @@ class RedisStorage:
         return float(wait), int(float(taught))
 
     async def _drain(self, within: float) -> None:
-        """The releases queued so far reach Redis first: a cool-down learns from what passed, and the
-        answers that passed usually arrive in the same tick as the first 429 (SQLite gets this order
-        for free, its releases riding the next transaction)."""
+        """The releases queued so far reach Redis first, those riding on acquires in flight included: a
+        cool-down learns from what passed, and the answers that passed usually arrive in the same tick
+        as the first 429 (SQLite gets this order for free, its releases riding the next transaction)."""
         if self._pending:
             with contextlib.suppress(RateLimitStorageError):
                 await self._send_pending()
-        if self._flush_tasks:
-            await asyncio.wait(list(self._flush_tasks), timeout=within)
+        loop = asyncio.get_running_loop()  # (a storage serves every loop of the process: wait for ours)
+        waits = [f for f in (*self._flush_tasks, *self._riding) if f.get_loop() is loop]
+        if waits:
+            await asyncio.wait(waits, timeout=within)
 
     async def ban(
         self, retry_after: float | None, base: float, cap: float, now: float, within: float
