@@ -233,3 +233,25 @@ async def test_a_consumer_that_stops_reading_stops_the_cancels(server: FakeThree
         sent = server.stats.by_route.get("cancel", 0)
         assert sent <= 1 + 4 + 4  # the one read, a full queue, and one in flight per worker
         await stream.aclose()
+
+
+async def test_results_settled_but_not_yet_read_are_taken_when_the_reader_stops(
+    server: FakeThreeCommas,
+) -> None:
+    """Ctrl-C lands after workers settled ids the reader has not taken yet: ``take_ready()`` hands them
+    over, so every id is in exactly one place: read, taken, in flight or not started."""
+    ids = server.seed_trades(12)
+    async with server.client(rate_limit=None) as client:
+        stream = client.smart_trades.cancel_many(ids, concurrency=3)
+        first = await stream.__anext__()
+        for _ in range(200):
+            if len(stream._ready) >= 2:
+                break
+            await asyncio.sleep(0.005)
+        taken = stream.take_ready()
+        assert len(taken) >= 2 and all(r.outcome == "cancelled" for r in taken)
+        assert stream.settled == 1 + len(taken)
+        places = [[first.id], [r.id for r in taken], stream.in_flight(), stream.not_started()]
+        await stream.aclose()
+    seen = [i for place in places for i in place]
+    assert sorted(seen) == sorted(ids) and len(set(seen)) == len(seen)

@@ -129,6 +129,28 @@ async def test_cancel_changes_the_server_state(server: FakeThreeCommas) -> None:
     assert "2 SmartTrades: 2 cancelled, 0 already final, 0 failed" in run.out
 
 
+async def test_wait_final_never_takes_the_next_id_for_its_seconds(server: FakeThreeCommas) -> None:
+    """``cancel --wait-final 30000170 30000171``: both ids are cancelled (an optional value once took the
+    first as a wait of 347 days); --final-timeout bounds the wait for the final states."""
+    first, second = server.seed_trades(2)
+    run = await cli(
+        server,
+        "--json",
+        "smart-trades",
+        "cancel",
+        "--wait-final",
+        str(first),
+        str(second),
+        "--final-timeout",
+        "5",
+    )
+    assert run.code == 0, run.err
+    assert {r["id"]: r["result"] for r in run.json_lines()} == {first: "cancelled", second: "cancelled"}
+    assert server.trade_status(first) in CANCELLING and server.trade_status(second) in CANCELLING
+    bad = await cli(server, "smart-trades", "cancel", str(first), "--final-timeout", "0")
+    assert bad.code == 2 and "--final-timeout" in bad.err
+
+
 async def test_cancel_json_reports_already_final_and_failures(server: FakeThreeCommas) -> None:
     live, done = server.seed_trades(2)
     server.set_trade_status(done, "finished")

@@ -158,7 +158,16 @@ async def test_an_interrupted_cancel_says_which_ids_were_settled_sent_or_never_s
 async def test_an_interrupted_wait_final_reports_the_cancelled_ids_as_cancelled_not_unsent() -> None:
     async with FakeThreeCommas(cancel_delay=None) as server:  # pending until complete_pending(): never final
         ids = server.seed_trades(3)
-        proc = await start(server, "--json", "smart-trades", "cancel", *map(str, ids), "--wait-final", "60")
+        proc = await start(
+            server,
+            "--json",
+            "smart-trades",
+            "cancel",
+            *map(str, ids),
+            "--wait-final",
+            "--final-timeout",
+            "60",
+        )
         await deletes_reached(server, 3)
         await asyncio.sleep(0.3)
         proc.send_signal(signal.SIGTERM)

@@ -384,13 +384,13 @@ async def _cancel(ctx: Context, ids: Sequence[int]) -> tuple[int, list[CancelRes
     return the exit status with the results. Output failures never stop it: ``out`` keeps going."""
     out, args = ctx.out, ctx.args
     out.expect_results(ids)
-    wait_final = getattr(args, "wait_final", None)
+    wait_final = bool(getattr(args, "wait_final", False))
     stream = ctx.client.smart_trades.cancel_many(
         ids,
         concurrency=args.concurrency,
         timeout=args.timeout,
-        wait=wait_final is not None,
-        wait_timeout=(wait_final or 120.0) / ctx.waits.scale,
+        wait=wait_final,
+        wait_timeout=getattr(args, "final_timeout", 120.0) / ctx.waits.scale,
     )
     done: dict[int, CancelResult] = {}
     try:
@@ -402,6 +402,9 @@ async def _cancel(ctx: Context, ids: Sequence[int]) -> tuple[int, list[CancelRes
                 out.result(result)
                 progress.advance()
     except asyncio.CancelledError:  # Ctrl-C or SIGTERM: say where every id stands, then stop
+        for result in stream.take_ready():  # settled as the signal came: shown, not lost
+            done[result.id] = result
+            out.result(result)
         _interrupted(out, stream, list(done))
         await stream.aclose()
         raise
@@ -409,7 +412,7 @@ async def _cancel(ctx: Context, ids: Sequence[int]) -> tuple[int, list[CancelRes
     counts: Counter[str] = Counter(r.outcome for r in results)
     always = ("cancelled", "already_final", "failed")
     parts = [f"{counts[o]} {RESULT_LABELS[o].lower()}" for o in RESULT_LABELS if counts[o] or o in always]
-    if wait_final is not None:
+    if wait_final:
         parts.append(f"{sum(1 for r in results if r.final)} final within the wait")
     out.summary(f"{plural(len(results))}: {', '.join(parts)}")
     failed = [r.error for r in results if r.error is not None]

@@ -307,16 +307,22 @@ class _Builder:
         )
 
     def final_wait(self, parser: argparse.ArgumentParser) -> None:
+        # A flag and a separate bound: an optional value would swallow the id after it as SECONDS.
         self.add(
             parser,
             "--wait-final",
-            type=_positive_seconds,
-            nargs="?",
-            const=120.0,
-            metavar="SECONDS",
+            action="store_true",
             help="after the cancels, wait until each cancelled SmartTrade is final (cancelled, not just "
-            "cancellation_pending), for at most SECONDS (default 120); confirmed through the list of "
-            "closed trades, 100 a request",
+            "cancellation_pending), for at most --final-timeout; confirmed through the list of closed "
+            "trades, 100 a request",
+        )
+        self.add(
+            parser,
+            "--final-timeout",
+            type=_positive_seconds,
+            default=120.0,
+            metavar="SECONDS",
+            help="with --wait-final: how long to wait for the final states (default 120)",
         )
 
     def concurrency(self, parser: argparse.ArgumentParser) -> None:

@@ -307,6 +307,14 @@ class CancelStream:
     def not_started(self) -> list[int]:
         return self._ids.untaken()
 
+    def take_ready(self) -> list[CancelResult]:
+        """The results settled but not handed out yet, taken now: for a consumer cut short (Ctrl-C), so
+        that an id settled as the interruption came is reported, not in none of the lists above."""
+        ready = list(self._ready)
+        self._ready.clear()
+        self.settled += len(ready)
+        return ready
+
     def awaiting_final(self) -> list[int]:
         """With ``wait=True``: the ids cancelled, held back until a look shows them final."""
         return list(self._held)
