@@ -111,3 +111,55 @@ async def test_bad_arguments_raise_before_anything_is_sent(
         with pytest.raises(ValueError, match="wait_final"):
             client.smart_trades.wait_final(ids, **options)  # type: ignore[arg-type]
     assert server.requests == []
+
+
+@pytest.mark.virtual_clock
+async def test_a_server_repeating_its_page_never_keeps_the_wait_past_its_timeout() -> None:
+    """Every page number answers the same 100 closed trades (a proxy dropping ``page``): each poll stops
+    at the page that shows nothing new, and the wait ends at its timeout."""
+    import asyncio
+
+    async with FakeThreeCommas(rate_limit=None, cancel_delay=None) as server:
+        ids = server.seed_trades(10)  # never final
+        others = server.seed_trades(100)
+        for other in others:
+            server.set_trade_status(other, "cancelled")
+        server.faults.add("respond", route="list", body=[server.get_trade(i) for i in others], times=None)
+        async with server.client() as client:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            states = [s async for s in client.smart_trades.wait_final(ids, timeout=3, poll=0.1, max_poll=0.1)]
+            elapsed = loop.time() - started
+        lists = server.stats.by_route.get("list", 0)
+    assert sorted(s.id for s in states) == ids and not any(s.final for s in states)
+    assert elapsed <= 3.01
+    assert lists <= 2 * 30  # two pages a poll (the second shows nothing new), one poll a 0.1 s
+
+
+@pytest.mark.virtual_clock
+@pytest.mark.parametrize("fault", ["hang", "rate_limit"])
+async def test_a_request_in_flight_ends_with_the_wait(fault: str) -> None:
+    """A poll that hangs, or meets a 429 cool-down, is cut at the wait's timeout: not the client's 30 s
+    request timeout, not the 300 s block."""
+    import asyncio
+
+    async with FakeThreeCommas(rate_limit=None, cancel_delay=None) as server:
+        ids = server.seed_trades(10)
+        server.faults.add(fault, route="list", times=1)
+        async with server.client(rate_limit=server.client_rate_limit()) as client:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            states = [s async for s in client.smart_trades.wait_final(ids, timeout=2, poll=0.1)]
+            elapsed = loop.time() - started
+    assert sorted(s.id for s in states) == ids and not any(s.final for s in states)
+    assert elapsed <= 2.01
+
+
+async def test_a_get_that_shows_another_trade_proves_nothing() -> None:
+    async with FakeThreeCommas(rate_limit=None, cancel_delay=None) as server:
+        active, other = server.seed_trades(2)
+        server.set_trade_status(other, "cancelled")
+        server.faults.add("respond", route="get", body=server.get_trade(other), times=None)
+        async with server.client() as client:
+            (state,) = [s async for s in client.smart_trades.wait_final([active], timeout=0.5, poll=0.1)]
+    assert state.id == active and not state.final

@@ -6,6 +6,10 @@ list endpoint instead: every trade closed since the wait began, 100 per page, ne
 (``status=finished`` is closed in any way; ``order_by=closed_at``), stopping at the first trade closed
 before the wait began. Polls back off (``poll``, doubling to ``max_poll``), wait behind every other request
 (background priority), and a few ids left are looked at one GET each when that costs less than a page.
+Each request runs within the time left, so the wait ends at its timeout whatever the server does.
+
+A trade that was final well before the wait began (more than ``SLACK``) is not on the pages looked at:
+pass the ids a cancel left pending (``CancelResult.outcome == "cancelled"``), not those already final.
 """
 
 from __future__ import annotations
@@ -97,43 +101,59 @@ async def _wait(
     deadline = loop.time() + within
     since = datetime.fromtimestamp(time.time(), UTC) - SLACK
     delay = poll
-    while pending:
-        left = deadline - loop.time()
-        if left <= 0:
-            break
-        await asyncio.sleep(min(delay, left))
-        delay = min(delay * 2, max_poll)
-        if len(pending) <= FEW:
-            for id in list(pending):
-                try:
-                    seen = await target._look_seen(id, BACKGROUND)
-                except NotFoundError as exc:
-                    del pending[id]
-                    yield FinalState(id, False, None, error=exc)
-                    continue
-                except ThreeCommasError:
-                    continue  # asked again at the next poll
-                status = seen.state.kind
-                if status in FINAL:
-                    del pending[id]
-                    yield FinalState(id, True, status, seen=seen)
-                else:
-                    pending[id] = status
-            continue
-        page = 1
+    try:
         while pending:
-            try:
-                seens = await target._list_closed(page)
-            except ThreeCommasError:
-                break  # this poll is over; the next one starts again from the first page
-            for seen in seens:
-                found, status = seen.state.id, seen.state.kind
-                if found is not None and found in pending and status in FINAL:
-                    del pending[found]
-                    yield FinalState(found, True, status, seen=seen)
-            closed = seens[-1].state.closed_at if seens else None
-            if len(seens) < PAGE or (closed is not None and closed < since):
+            left = deadline - loop.time()
+            if left <= 0:
                 break
-            page += 1
+            await asyncio.sleep(min(delay, left))
+            delay = min(delay * 2, max_poll)
+            if len(pending) <= FEW:
+                for id in list(pending):
+                    try:
+                        # Every request within the time left: a cool-down or a hung answer never
+                        # stretches the wait past its timeout.
+                        async with asyncio.timeout_at(deadline):
+                            seen = await target._look_seen(id, BACKGROUND)
+                    except NotFoundError as exc:
+                        del pending[id]
+                        yield FinalState(id, False, None, error=exc)
+                        continue
+                    except ThreeCommasError:
+                        continue  # asked again at the next poll
+                    if seen.state.id != id:
+                        continue  # an answer about another trade proves nothing about this one
+                    status = seen.state.kind
+                    if status in FINAL:
+                        del pending[id]
+                        yield FinalState(id, True, status, seen=seen)
+                    else:
+                        pending[id] = status
+                continue
+            page = 1
+            listed: set[int] = set()
+            while pending and loop.time() < deadline:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        seens = await target._list_closed(page)
+                except ThreeCommasError:
+                    break  # this poll is over; the next one starts again from the first page
+                new = 0
+                for seen in seens:
+                    found, status = seen.state.id, seen.state.kind
+                    if found is None or found in listed:
+                        continue
+                    listed.add(found)
+                    new += 1
+                    if found in pending and status in FINAL:
+                        del pending[found]
+                        yield FinalState(found, True, status, seen=seen)
+                closed = seens[-1].state.closed_at if seens else None
+                # A page that shows nothing new (a server repeating its last page) ends the poll too.
+                if len(seens) < PAGE or new == 0 or (closed is not None and closed < since):
+                    break
+                page += 1
+    except TimeoutError:
+        pass  # the time is up in the middle of a request: what is still pending is reported so
     for id, status in pending.items():
         yield FinalState(id, False, status)
