@@ -56,3 +56,13 @@ def test_the_default_storage_is_a_file_in_the_state_directory() -> None:
     assert limits_storage(Args(), {"XDG_STATE_HOME": "/s"}) == "sqlite:///s/threecommas-async/limits.db"  # type: ignore[arg-type]
     assert limits_storage(Args(), {"HOME": "/h"}) == "sqlite:///h/.local/state/threecommas-async/limits.db"  # type: ignore[arg-type]
     assert limits_storage(Args(), {"THREECOMMAS_LIMITS_STORAGE": "redis://r:6379/0"}) == "redis://r:6379/0"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "url", ["rediss//:PASSWORD77@redis.example:6379/0", "bogus://:PASSWORD77@redis.example:6379/0"]
+)
+async def test_a_mistyped_storage_url_is_refused_without_its_password(url: str) -> None:
+    async with FakeThreeCommas() as server:
+        run = await cli(server, "smart-trades", "list", "--limits-storage", url)
+    assert run.code == 2
+    assert "redis.example" in run.err and "PASSWORD77" not in run.err + run.out

@@ -186,6 +186,22 @@ def test_fake_server_on_a_busy_port_is_a_usage_error() -> None:
     assert len(err.getvalue().splitlines()) == 1 and "Traceback" not in err.getvalue()
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("--port", "70000", "a port is 0 to 65535"),
+        ("--rate-limit-speedup", "-1", "a positive factor"),
+        ("--seed-trades", "-3", "0 to 10,000,000 trades"),
+        ("--cancel-delay", "nan", "0 to 86,400 seconds"),
+    ],
+)
+def test_fake_server_options_out_of_range_are_usage_errors(option: str, value: str, says: str) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["fake-server", option, value], console=Console({}, io.StringIO(), out, err))
+    assert code == 2
+    assert f"argument {option}: {says}" in err.getvalue() and "Traceback" not in err.getvalue()
+
+
 # -- 4. the progress tells the truth under rate limits --------------------------------------------------
 async def test_progress_and_rows_stream_while_the_rate_limit_holds_cancels_back() -> None:
     async def cancel_150(*mode: str, stderr: io.StringIO) -> tuple[Run, Timed, FakeThreeCommas]:

@@ -11,24 +11,56 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import Callable
 
 from ._ratelimit import RateLimits
 from ._server import FakeThreeCommas
 
 
+def _number(kind: type[int] | type[float], low: float, high: float, what: str) -> Callable[[str], float]:
+    """An argparse type: a number within [low, high], or a usage error naming the range (exit 2)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not low <= value <= high:  # (NaN fails this too)
+            raise argparse.ArgumentTypeError(f"{what}, got {text}")
+        return value
+
+    return parse
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m threecommas_async.testing", description=__doc__)
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=0, help="port (default 0: a free one)")
+    p.add_argument(
+        "--port",
+        type=_number(int, 0, 65535, "a port is 0 to 65535"),
+        default=0,
+        help="port (default 0: a free one)",
+    )
     p.add_argument("--api-key", help="API key to accept (default: generated)")
     p.add_argument("--api-secret", help="its HMAC secret (default: generated)")
-    p.add_argument("--seed-trades", type=int, default=0, metavar="N", help="seed N SmartTrades")
-    p.add_argument("--cancel-delay", type=float, default=0.05, help="seconds to go from pending to cancelled")
+    p.add_argument(
+        "--seed-trades",
+        type=_number(int, 0, 10_000_000, "0 to 10,000,000 trades"),
+        default=0,
+        metavar="N",
+        help="seed N SmartTrades",
+    )
+    p.add_argument(
+        "--cancel-delay",
+        type=_number(float, 0, 86_400, "0 to 86,400 seconds"),
+        default=0.05,
+        help="seconds to go from pending to cancelled",
+    )
     limits = p.add_mutually_exclusive_group()
     limits.add_argument("--no-rate-limit", action="store_true", help="turn rate limiting off")
     limits.add_argument(
         "--rate-limit-speedup",
-        type=float,
+        type=_number(float, 1e-6, 1e6, "a positive factor (at most 1,000,000)"),
         metavar="K",
         help="documented limits with every duration divided by K (120: 200 requests/s)",
     )
