@@ -114,6 +114,19 @@ async def test_close_by_market(server: FakeThreeCommas) -> None:
     assert [r.route for r in server.requests] == ["close_by_market"]
 
 
+@pytest.mark.parametrize("answer", ["empty", "another trade", "unchanged"])
+async def test_close_by_market_trusts_no_2xx_that_does_not_show_the_close(
+    server: FakeThreeCommas, answer: str
+) -> None:
+    trade_id, other = server.seed_trades(2)
+    body = {"empty": {}, "another trade": server.get_trade(other), "unchanged": server.get_trade(trade_id)}
+    server.faults.add("respond", route="close_by_market", body=body[answer], times=None)
+    run = await cli(server, "smart-trades", "close-by-market", str(trade_id))
+    assert run.code != 0
+    assert f"a GET shows SmartTrade {trade_id} with status waiting_targets: it was not closed" in run.err
+    assert server.trade_status(trade_id) == "waiting_targets"
+
+
 # -- cancel ---------------------------------------------------------------------------------------------
 async def test_cancel_changes_the_server_state(server: FakeThreeCommas) -> None:
     ids = server.seed_trades(3)
@@ -149,6 +162,17 @@ async def test_wait_final_never_takes_the_next_id_for_its_seconds(server: FakeTh
     assert server.trade_status(first) in CANCELLING and server.trade_status(second) in CANCELLING
     bad = await cli(server, "smart-trades", "cancel", str(first), "--final-timeout", "0")
     assert bad.code == 2 and "--final-timeout" in bad.err
+
+
+async def test_wait_final_exits_1_naming_the_trades_not_final_within_the_wait() -> None:
+    """``cancel --wait-final && place orders``: a trade still cancelling when the wait ends stops the &&."""
+    async with FakeThreeCommas(cancel_delay=None) as never_final:
+        (trade_id,) = never_final.seed_trades(1)
+        run = await cli(
+            never_final, "smart-trades", "cancel", str(trade_id), "--wait-final", "--final-timeout", "0.3"
+        )
+    assert run.code == 1
+    assert f"1 SmartTrade cancelled but not final within --final-timeout: {trade_id}" in run.err
 
 
 async def test_cancel_json_reports_already_final_and_failures(server: FakeThreeCommas) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TextIO, TypeVar
 
 from .._client import ThreeCommasClient
-from .._errors import ThreeCommasError, may_have_acted
+from .._errors import ResponseDecodeError, ThreeCommasError, may_have_acted
 from .._status import CLOSED_BY_MARKET, CLOSING, status_of
 from ..models import SmartTrade
 from ..resources.cancel import CancelResult, CancelStream
@@ -218,6 +218,24 @@ async def _close_by_market(ctx: Context) -> int:
         # The request may have reached 3Commas and closed the trade although its answer was lost:
         # only the trade itself can tell.
         return await _check_close(client, trade_id, out, exc)
+    except asyncio.CancelledError:
+        out.error(
+            f"interrupted while closing SmartTrade {trade_id} by market: the request may have reached "
+            f"3Commas; look with 'smart-trades get {trade_id}'"
+        )
+        raise
+    shown = status_of(trade)
+    if trade.id != trade_id or shown not in CLOSED_BY_MARKET:
+        # A 2xx that is another trade, {} or the trade unchanged proves nothing: the trade tells.
+        what = f"SmartTrade {trade.id}" if trade.id != trade_id else f"it with status {shown or 'none'}"
+        unproven = ResponseDecodeError(
+            f"POST /v2/smart_trades/{trade_id}/close_by_market: 3Commas answered 2xx but showed {what}",
+            status=200,
+            method="POST",
+            url="",
+            body="",
+        )
+        return await _check_close(client, trade_id, out, unproven)
     out.trades([trade])
     if not out.json:
         out.note(f"close by market requested for SmartTrade {trade_id} (status {status_of(trade) or '-'})")
@@ -416,8 +434,16 @@ async def _cancel(ctx: Context, ids: Sequence[int]) -> tuple[int, list[CancelRes
         parts.append(f"{sum(1 for r in results if r.final)} final within the wait")
     out.summary(f"{plural(len(results))}: {', '.join(parts)}")
     failed = [r.error for r in results if r.error is not None]
+    # With --wait-final the point is to know the trades are done before placing new orders: one that
+    # is still cancelling is not, and a script's `&&` must not go on.
+    pending = [r.id for r in results if wait_final and r.ok and not r.final]
+    if pending:
+        out.error(
+            f"{plural(len(pending))} cancelled but not final within --final-timeout: "
+            f"{' '.join(map(str, pending))}"
+        )
     if not failed:
-        return EXIT_OK, results
+        return (EXIT_FAILED if pending else EXIT_OK), results
     code, lines = describe_failures(failed, hint=WAIT_HINT)
     for line in lines:
         out.error(line)

@@ -54,9 +54,10 @@ EXIT_TERMINATED: Final = 143
 EXIT_CODES_HELP: Final = """\
 exit status:
   0    done (a cancel: every SmartTrade cancelled or already final)
-  1    failed: some SmartTrade not cancelled (or still active after cancel-all),
-       confirmation declined, not found, refused by 3Commas (403/422), 3Commas
-       server error, or a bulk cancel whose failures had different causes
+  1    failed: some SmartTrade not cancelled (or still active after cancel-all, or with
+       --wait-final not final within --final-timeout), confirmation declined, not found,
+       refused by 3Commas (403/422), 3Commas server error, or a bulk cancel whose failures
+       had different causes
   2    usage: bad arguments, missing or unusable credentials, no --yes without a terminal,
        --max-rate above 3Commas' limit without --force, fake-server's port in use
   3    authentication failed (401: bad key, secret, signature or IP whitelist)
