@@ -89,7 +89,16 @@ async def test_the_installed_command_and_python_m_run_the_same_cli() -> None:
     assert re.search(rf"^id\s+{ids[0]}$", module.out, re.M)
 
 
-async def test_ctrl_c_at_the_question_cancels_nothing_at_once() -> None:
+@pytest.mark.parametrize(
+    ("sent", "code", "says"),
+    [
+        (signal.SIGINT, 130, "interrupted at the prompt: nothing was cancelled"),
+        (signal.SIGTERM, 143, "terminated (SIGTERM) at the prompt: nothing was cancelled"),
+    ],
+)
+async def test_ctrl_c_or_sigterm_at_the_question_cancels_nothing_at_once(
+    sent: signal.Signals, code: int, says: str
+) -> None:
     async with FakeThreeCommas() as server:
         server.seed_trades(3)
         master, slave = pty.openpty()
@@ -100,7 +109,7 @@ async def test_ctrl_c_at_the_question_cancels_nothing_at_once() -> None:
             assert proc.stderr is not None
             async with asyncio.timeout(TIMEOUT):
                 await proc.stderr.readuntil(b"Cancel 3 SmartTrades? [y/N] ")
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(sent)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(proc.wait()), 2.0)
             exited_at_once = proc.returncode is not None
@@ -111,8 +120,8 @@ async def test_ctrl_c_at_the_question_cancels_nothing_at_once() -> None:
                 if fd >= 0:
                     os.close(fd)
         assert exited_at_once
-        assert run.code == 130
-        assert "interrupted at the prompt: nothing was cancelled" in run.err
+        assert run.code == code
+        assert says in run.err
         assert deletes(server) == []
 
 

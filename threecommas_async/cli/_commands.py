@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import signal
 from collections import Counter
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TextIO, TypeVar
 
@@ -307,6 +307,10 @@ def cancel_all(ctx: Context) -> int:
             out.note("")
             out.error("interrupted at the prompt: nothing was cancelled")
             return EXIT_INTERRUPTED
+        except Terminated:
+            out.note("")
+            out.error("terminated (SIGTERM) at the prompt: nothing was cancelled")
+            return EXIT_TERMINATED
         if not confirmed:
             out.note("aborted: nothing was cancelled")
             return EXIT_FAILED
@@ -386,12 +390,30 @@ def _is_tty(stream: TextIO | None) -> bool:
     return stream is not None and not stream.closed and stream.isatty()
 
 
+@contextlib.contextmanager
+def _terminated_by_sigterm() -> Iterator[None]:
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, terminate)
+    except ValueError:  # not the main thread: signals go elsewhere
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _confirm(prompt: str, stream: TextIO, stdin: TextIO) -> bool:
     """Ask on ``stream``, read one line from ``stdin``. Called between runs of the event loop, with
-    Python's default SIGINT handler: Ctrl-C raises KeyboardInterrupt out of the blocking read at once."""
+    Python's default SIGINT handler: Ctrl-C raises KeyboardInterrupt out of the blocking read at once.
+    SIGTERM does the same as :class:`Terminated`: the loop's handler would only run after the answer."""
     stream.write(prompt)
     stream.flush()
-    answer = stdin.readline()
+    with _terminated_by_sigterm():
+        answer = stdin.readline()
     if not answer:  # EOF
         stream.write("\n")
     return answer.strip().lower() in ("y", "yes")
