@@ -410,9 +410,9 @@ def _confirm(prompt: str, stream: TextIO, stdin: TextIO) -> bool:
     """Ask on ``stream``, read one line from ``stdin``. Called between runs of the event loop, with
     Python's default SIGINT handler: Ctrl-C raises KeyboardInterrupt out of the blocking read at once.
     SIGTERM does the same as :class:`Terminated`: the loop's handler would only run after the answer."""
-    stream.write(prompt)
-    stream.flush()
-    with _terminated_by_sigterm():
+    with _terminated_by_sigterm():  # before the question shows: a SIGTERM once it is seen must count
+        stream.write(prompt)
+        stream.flush()
         answer = stdin.readline()
     if not answer:  # EOF
         stream.write("\n")
