@@ -141,3 +141,29 @@ async def test_middleware_signs_only_requests_under_its_base_url(echo_server: Ec
     signed, unsigned = echo_server.received
     assert "Signature" in signed.headers and signed.headers["Apikey"] == "key"
     assert "Signature" not in unsigned.headers and "Apikey" not in unsigned.headers
+
+
+async def test_aiohttp_errors_of_a_signed_request_show_neither_the_key_nor_the_signature(
+    echo_server: EchoServer,
+) -> None:
+    """The echo server refuses the wrong secret (401) and the user's session raises for it: aiohttp's
+    ClientResponseError shows the request's headers, which are hidden once the request was sent."""
+    middleware = SigningMiddleware("APIKEY123", api_secret="WRONGSECRET", base_url=echo_server.base_url)
+    async with aiohttp.ClientSession(middlewares=(middleware,), raise_for_status=True) as session:
+        with pytest.raises(aiohttp.ClientResponseError) as info:
+            async with session.get(f"{echo_server.base_url}/v2/smart_trades/1"):
+                pass
+    (received,) = echo_server.received
+    signature = received.headers["Signature"]
+    shown = repr(info.value) + str(info.value.args) + str(dict(info.value.request_info.headers))
+    assert received.headers["Apikey"] == "APIKEY123"  # it was sent signed
+    assert "APIKEY123" not in shown and signature not in shown
+
+
+def test_storage_passwords_are_hidden_in_the_query_and_in_the_settings_repr() -> None:
+    from threecommas_async import RateLimit
+    from threecommas_async._storage import redact
+
+    for url in ("unix:///run/redis.sock?db=0&password=PW77", "redis://h:6379/0?Password=PW77&x=1"):
+        assert "PW77" not in redact(url) and "***" in redact(url)
+    assert "PW77" not in repr(RateLimit(storage="redis://:PW77@h:6379/0"))

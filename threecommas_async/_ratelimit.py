@@ -102,7 +102,7 @@ class RateLimit:
     max_wait: float = 60.0
     ban_duration: float = 120.0
     margin: float = 0.0
-    storage: str = "memory://"
+    storage: str = field(default="memory://", repr=False)
     reserve: float = 0.05
     max_cooldown: float = 600.0
     adaptive: bool = True

@@ -195,7 +195,13 @@ class SigningMiddleware:
         )
         request.headers[APIKEY_HEADER] = self._api_key
         request.headers[SIGNATURE_HEADER] = self._signer.sign(message)
-        return await handler(request)
+        try:
+            return await handler(request)
+        finally:
+            # aiohttp's own errors (raise_for_status, redirects, oversized headers) show the request's
+            # headers through a live view: once sent, the key and the signature are hidden there.
+            request.headers[APIKEY_HEADER] = "<hidden>"
+            request.headers[SIGNATURE_HEADER] = "<hidden>"
 
     def __repr__(self) -> str:
         return f"SigningMiddleware(scheme={self._signer.scheme!r}, secret=<hidden>)"

@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import itertools
 import os
+import re
 import secrets
 import threading
 import time
@@ -58,9 +59,17 @@ def fingerprint(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()[:16]
 
 
+_QUERY_PASSWORD: Final = re.compile(r"((?:^|&)password=)[^&]*", re.IGNORECASE)
+
+
 def redact(url: str) -> str:
-    """The URL with any password replaced by ``***``, for messages and logs."""
+    """The URL with any password replaced by ``***``, for messages and logs: in ``user:password@`` and
+    in a ``password=`` query parameter (redis-py's form for a unix socket)."""
     parts = urlsplit(url)
+    if parts.query:
+        query = _QUERY_PASSWORD.sub(r"\1***", parts.query)
+        if query != parts.query:
+            return redact(urlunsplit(parts._replace(query=query)))
     if parts.password is None:
         return url
     user = parts.username or ""
