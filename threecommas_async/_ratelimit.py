@@ -11,11 +11,12 @@ the ``storage`` (``_storage.py``); the waiting room in front of it is ``_gate.py
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from types import MappingProxyType
 from typing import Any, Final, Literal
+
+from ._storage import redact
 
 __all__ = ["LIST_ENDPOINT", "MAX_BAN", "EndpointLimit", "RateLimit"]
 
@@ -29,10 +30,6 @@ def _check_limit(owner: str, max_rate: float, time_period: float, cooldown: floa
         raise ValueError(f"{owner}: max_rate must be at least 1, got {max_rate!r}")
     if not time_period >= 0 or not cooldown >= 0:
         raise ValueError(f"{owner}: time_period and cooldown must not be negative")
-
-
-_USERINFO: Final = re.compile(r"([:/])[^:/@]*@")
-"""The password (or user) before an ``@`` of a malformed URL, masked in the message that refuses it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +123,7 @@ class RateLimit:
         if not isinstance(self.expected_processes, int) or self.expected_processes < 1:
             raise ValueError("RateLimit: expected_processes must be a positive integer")
         if not isinstance(self.storage, str) or "://" not in self.storage:
-            shown = _USERINFO.sub(r"\1***@", self.storage) if isinstance(self.storage, str) else self.storage
+            shown = redact(self.storage) if isinstance(self.storage, str) else self.storage
             raise ValueError(f"RateLimit: storage must be a URL such as 'memory://', got {shown!r}")
         if self.learn_for is None:
             object.__setattr__(self, "learn_for", 60 * self.time_period)

@@ -60,11 +60,15 @@ def fingerprint(api_key: str) -> str:
 
 
 _QUERY_PASSWORD: Final = re.compile(r"((?:^|&)password=)[^&]*", re.IGNORECASE)
+_USERINFO: Final = re.compile(r"([:/])[^:/@]*@")
 
 
 def redact(url: str) -> str:
     """The URL with any password replaced by ``***``, for messages and logs: in ``user:password@`` and
-    in a ``password=`` query parameter (redis-py's form for a unix socket)."""
+    in a ``password=`` query parameter (redis-py's form for a unix socket), and whatever stands before an
+    ``@`` in a string too malformed to parse as a URL (``rediss//:password@host``)."""
+    if "://" not in url:
+        return _USERINFO.sub(r"\1***@", url)
     parts = urlsplit(url)
     if parts.query:
         query = _QUERY_PASSWORD.sub(r"\1***", parts.query)
